@@ -1,0 +1,107 @@
+"""Every exception publisher raises, in one tree.
+
+    PublisherError                      base of everything below
+    ├── ReleaseError                    a release is invalid (file, field, fix)
+    │   └── ReleaseErrors               several ReleaseErrors found in one pass
+    ├── RenderError                     a template or a channel limit cannot be met
+    ├── StoreUnavailable                Redis cannot be reached (exit code 3)
+    └── DeliveryError                   one send did not go through
+        ├── TransientDeliveryError      retry later (retry_after_s when the platform says)
+        ├── PermanentDeliveryError      give up on this recipient (gone=True: unsubscribe them)
+        └── ChannelFault                the whole channel is broken (bad token, SMTP auth): pause it
+
+Foreign exceptions (python-telegram-bot, tweepy, smtplib, redis) are translated into these in the
+module that talks to the foreign library, with ``raise Ours(...) from exc``. Every class pickles,
+because they cross Celery's process boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PublisherError(Exception):
+    """Base class of every error publisher raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, self.args)
+
+
+class ReleaseError(PublisherError):
+    """Raised when a release is invalid; names the file, the field and how to fix it."""
+
+    def __init__(self, file: str, field: str, problem: str, fix: str) -> None:
+        super().__init__(file, field, problem, fix)
+        self.file = file
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.problem}; fix: {self.fix}"
+
+
+class ReleaseErrors(PublisherError):
+    """Raised when validation found one or more problems; each is a ReleaseError."""
+
+    def __init__(self, errors: list[ReleaseError]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class RenderError(PublisherError):
+    """Raised when a release cannot be rendered for a channel (broken template, limit)."""
+
+    def __init__(self, channel: str, message: str, file: str = "") -> None:
+        super().__init__(channel, message, file)
+        self.channel = channel
+        self.message = message
+        self.file = file
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        return f"{where}channel {self.channel}: {self.message}"
+
+
+class StoreUnavailable(PublisherError):
+    """Raised when Redis cannot be reached."""
+
+
+class DeliveryError(PublisherError):
+    """Raised when one send to one recipient did not go through."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransientDeliveryError(DeliveryError):
+    """Raised when a send may succeed later (429, timeout, 5xx); retry after retry_after_s."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.args = (message, retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Raised when a recipient can never get this send (blocked, not found, content refused).
+
+    ``gone`` is true when the recipient itself is gone (blocked the bot, address rejected):
+    the recipient is then suppressed and counted as skipped, not failed.
+    """
+
+    def __init__(self, message: str, gone: bool = False) -> None:
+        super().__init__(message)
+        self.args = (message, gone)
+        self.gone = gone
+
+
+class ChannelFault(DeliveryError):
+    """Raised when the whole channel is broken (invalid token, SMTP auth refused): pause it."""

@@ -1,0 +1,70 @@
+"""The one typed settings object, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHANNEL_NAMES = ("telegram", "x", "email", "website")
+
+
+class Settings(BaseSettings):
+    """Everything configurable; names match the environment variables in DESIGN.md."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    redis_url: str | None = None
+    publisher_data_dir: Path = Path("var")
+    telegram_bot_token: str | None = None
+    telegram_channel: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    x_consumer_key: str | None = None
+    x_consumer_secret: str | None = None
+    x_access_token: str | None = None
+    x_access_token_secret: str | None = None
+    x_api_url: str = "https://api.x.com"
+    smtp_url: str | None = None
+    mail_from: str = "Press Office <press@localhost>"
+    telegram_rate_limit: float = Field(default=30.0, gt=0)
+    x_thread_max: int = Field(default=5, ge=1, le=25)
+    public_url: str = "http://localhost:8000"
+    publisher_secret_key: str | None = None
+    publisher_max_in_flight: int = Field(default=32, ge=1)
+    publisher_record_ttl_days: float = Field(default=30, gt=0)
+    publisher_templates: Path | None = None
+    publisher_timezone: str = "UTC"
+    organisation_name: str = "Press Office"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.publisher_data_dir
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.publisher_timezone)
+
+    @property
+    def base_url(self) -> str:
+        """PUBLIC_URL without a trailing slash."""
+        return self.public_url.rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}
