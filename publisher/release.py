@@ -148,7 +148,9 @@ def slugify(text: str, max_length: int = SLUG_MAX) -> str:
 
 def make_id(title: str, when: datetime) -> str:
     """The stable id of a release without an explicit one: its date and a slug of its title."""
-    slug = slugify(title) or hashlib.sha1(title.encode()).hexdigest()[:10]
+    slug = slugify(title)
+    if not re.search(r"[a-z]", slug):  # no Latin letters: digits alone would clash
+        slug = hashlib.sha1(title.encode()).hexdigest()[:10]
     return f"{when:%Y-%m-%d}-{slug}"
 
 
@@ -275,7 +277,9 @@ class _Checker:
         for key in data:
             if key not in KNOWN_FIELDS:
                 self.error(
-                    str(key), "unknown field", f"remove it, or use one of {', '.join(sorted(KNOWN_FIELDS))}"
+                    str(key),
+                    "unknown field",
+                    f"remove it, or use one of {', '.join(sorted(KNOWN_FIELDS))}",
                 )
         title = self.text(data, "title", required=True)
         body = data.get("body")
@@ -456,7 +460,9 @@ class _Checker:
         for channel, settings in value.items():
             allowed = OVERRIDE_FIELDS.get(str(channel))
             if allowed is None:
-                self.error("overrides", f"unknown channel {channel!r}", f"use {', '.join(CHANNEL_NAMES)}")
+                self.error(
+                    "overrides", f"unknown channel {channel!r}", f"use {', '.join(CHANNEL_NAMES)}"
+                )
                 continue
             if not isinstance(settings, dict):
                 self.error(f"overrides.{channel}", "must be a mapping", "write key: value lines")
@@ -469,7 +475,9 @@ class _Checker:
                     self.error(where, "unknown override", f"this channel accepts {options}")
                 elif not isinstance(item, expected) or not item:
                     self.error(where, f"must be a non-empty {expected.__name__}", "fix its value")
-                elif expected is list and not all(isinstance(p, str) and p.strip() for p in item):
+                elif isinstance(item, list) and not all(
+                    isinstance(p, str) and p.strip() for p in item
+                ):
                     self.error(where, "every post must be non-empty text", "quote each post")
             result[str(channel)] = dict(settings)
         return result

@@ -1,0 +1,346 @@
+"""Delivery: submit a release, fan it out to recipients, send a batch, reap what was lost.
+
+The domain side of the pipeline. Celery never appears here: the caller passes a `dispatch`
+function that queues one batch (workers/ passes a Celery `send_task`; tests may call
+`deliver_batch` directly). Exactly once per recipient rests on the store's claims:
+
+- a batch task claims its recipients under a lease it renews while it runs;
+- it marks a few recipients `sending` just before their requests start, so a crash leaves
+  only those (at most PUBLISHER_MAX_IN_FLIGHT per process) to be flagged as possible duplicates;
+- a send accepted but not yet recorded still holds its in-flight slot until its outcome is
+  written, so batching the writes never widens that bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from publisher.channels.base import Recipient, SendContext, Sender
+from publisher.errors import ChannelFault, PermanentDeliveryError, TransientDeliveryError
+from publisher.settings import CHANNEL_NAMES, Settings
+from publisher.store import Outcome, Store, new_token
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, str, list[str]], None]
+
+BATCH_SIZE = 500
+LEASE_S = 30.0
+START_CHUNK = 16
+MAX_ATTEMPTS = 5
+INLINE_RETRY_LIMIT_S = 20.0
+DRY_RUN = "dry run"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who receives a release on each channel (addresses, with what the sender needs)."""
+
+    by_channel: dict[str, dict[str, Recipient]]
+
+
+def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str, str]) -> bool:
+    """Language and category choices: does this subscriber or journalist get this release?"""
+    categories = [c.lower() for c in recipient.get("categories") or recipient.get("beats") or []]
+    category = (release.get("category") or "").lower()
+    if categories and category and category not in categories:
+        return False
+    language = (recipient.get("language") or "").lower()
+    own = (release.get("language") or "en").lower()
+    if not language or language == own:
+        return True
+    # Another language: only the original goes to them, and only if no version is in theirs.
+    is_original = not release.get("translation_of")
+    return is_original and language not in {lang.lower() for lang in versions}
+
+
+def audience(store: Store, settings: Settings, release_id: str, channels: list[str]) -> Audience:
+    release = store.load_release_json(release_id)
+    versions = store.translations(store.release_field(release_id, "group") or release_id)
+    result: dict[str, dict[str, Recipient]] = {}
+    for channel in channels:
+        found: dict[str, Recipient] = {}
+        if channel == "telegram" and settings.telegram_channel:
+            found[settings.telegram_channel] = Recipient(settings.telegram_channel, "channel")
+        if channel in ("telegram", "email"):
+            for address, info in store.recipients(channel).items():
+                if wants(info, release, versions):
+                    found[address] = Recipient(
+                        address,
+                        info.get("name", ""),
+                        info.get("language", ""),
+                        tuple(info.get("categories") or info.get("beats") or ()),
+                    )
+        if channel == "x":
+            found["account"] = Recipient("account")
+        if channel == "website":
+            found["site"] = Recipient("site")
+        result[channel] = found
+    return Audience(result)
+
+
+def fan_out(
+    store: Store, settings: Settings, release_id: str, channels: list[str], dispatch: Dispatch
+) -> dict[str, int]:
+    """Queue a record per recipient and dispatch batches; once per release."""
+    if not store.mark_fanned_out(release_id):
+        return {}
+    queued: dict[str, int] = {}
+    for channel, recipients in audience(store, settings, release_id, channels).by_channel.items():
+        addresses = list(recipients)
+        queued[channel] = store.create_records(release_id, channel, addresses)
+        for i in range(0, len(addresses), BATCH_SIZE):
+            dispatch(release_id, channel, addresses[i : i + BATCH_SIZE])
+    store.set_release_fields(release_id, status="publishing", published_at=time.time())
+    store.add_event(release_id, "published", "system", channels=",".join(channels))
+    return queued
+
+
+class InFlightWindow:
+    """At most `limit` sends between 'request started' and 'outcome written to Redis'."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.changed = asyncio.Condition()
+
+    async def take(self, want: int) -> int:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.used < self.limit)
+            granted = min(want, self.limit - self.used)
+            self.used += granted
+            return granted
+
+    async def give(self, count: int) -> None:
+        async with self.changed:
+            self.used -= count
+            self.changed.notify_all()
+
+
+def backoff_s(attempt: int, retry_after_s: float | None) -> float:
+    """Exponential backoff with jitter, or what the platform asked for."""
+    if retry_after_s is not None:
+        return retry_after_s + random.uniform(0, 0.2)
+    return float(min(2**attempt * 0.5, 30.0) * random.uniform(0.8, 1.2))
+
+
+class BatchRun:
+    """One deliver task: claim a batch, send it under the in-flight bound, record outcomes."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        settings: Settings,
+        release_id: str,
+        channel: str,
+        payload: dict[str, Any],
+        recipients: dict[str, Recipient],
+        unsubscribe_url: Callable[[str], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.release_id = release_id
+        self.channel = channel
+        self.payload = payload
+        self.recipients = recipients
+        self.unsubscribe_url = unsubscribe_url
+        self.window = InFlightWindow(settings.publisher_max_in_flight)
+        self.token = new_token()
+        self.buffer: list[Outcome] = []
+        self.unfinished: set[str] = set()
+        self.fault: str | None = None
+        self.multi_part = len(payload.get("messages") or payload.get("posts") or [0]) > 1
+
+    async def run(self) -> dict[str, int]:
+        claimed = self.store.claim(
+            self.release_id, self.channel, list(self.recipients), self.token, LEASE_S
+        )
+        self.unfinished = set(claimed)
+        state = self.store.channel_state(self.release_id, self.channel)
+        if state.get("cancelled"):
+            self._finish_rest("skipped", "cancelled")
+            return self._receipt(claimed)
+        if state.get("paused"):
+            self._finish_rest("paused", state["paused"])
+            return self._receipt(claimed)
+        renewer = asyncio.create_task(self._renew())
+        try:
+            await self._send_all(claimed)
+        finally:
+            renewer.cancel()
+            self._flush()
+        if self.fault:
+            self._finish_rest("paused", self.fault)
+        return self._receipt(claimed)
+
+    def _receipt(self, claimed: dict[str, Any]) -> dict[str, int]:
+        return {"claimed": len(claimed), "recipients": len(self.recipients)}
+
+    async def _send_all(self, claimed: dict[str, tuple[int, list[str]]]) -> None:
+        order = list(claimed)
+        sends: set[asyncio.Task[None]] = set()
+        index = 0
+        while index < len(order) and self.fault is None:
+            granted = await self.window.take(min(START_CHUNK, len(order) - index))
+            chunk = order[index : index + granted]
+            index += granted
+            if self.fault is not None:
+                await self.window.give(granted)
+                break
+            started = self.store.start(self.release_id, self.channel, chunk, self.token)
+            await self.window.give(granted - len(started))
+            for address in started:
+                attempts, done = claimed[address]
+                task = asyncio.create_task(self._send_one(address, attempts + 1, done))
+                sends.add(task)
+                task.add_done_callback(sends.discard)
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _send_one(self, address: str, attempt: int, done: list[str]) -> None:
+        recipient = self.recipients[address]
+        ctx = SendContext(
+            release_id=self.release_id,
+            done_parts=list(done),
+            on_part=self._part_recorder(address, list(done)) if self.multi_part else None,
+            unsubscribe_url=self.unsubscribe_url(address) if self.unsubscribe_url else "",
+            media=self.store.media(self.release_id),
+        )
+        outcome = await self._attempt(recipient, ctx, attempt)
+        self.buffer.append(outcome)
+        self.unfinished.discard(address)
+        if (
+            len(self.buffer) >= max(1, self.window.limit // 4)
+            or self.window.used >= self.window.limit
+        ):
+            self._flush()
+        else:
+            asyncio.get_running_loop().call_later(0.02, self._flush)
+
+    async def _attempt(self, recipient: Recipient, ctx: SendContext, attempt: int) -> Outcome:
+        address = recipient.address
+        waited_s = 0.0
+        while True:
+            try:
+                ids = await self.sender.deliver(self.payload, recipient, ctx)
+            except TransientDeliveryError as exc:
+                delay = backoff_s(attempt, exc.retry_after_s)
+                if attempt >= MAX_ATTEMPTS:
+                    self._pause(f"{exc} (still failing after {attempt} attempts)")
+                    return Outcome(address, "paused", ctx.done_parts, str(exc))
+                if waited_s + delay > INLINE_RETRY_LIMIT_S:
+                    return Outcome(address, "retry", ctx.done_parts, str(exc), time.time() + delay)
+                await asyncio.sleep(delay)
+                waited_s += delay
+                attempt += 1
+                continue
+            except PermanentDeliveryError as exc:
+                if exc.gone:
+                    self.store.suppress(self.channel, address, str(exc))
+                    return Outcome(address, "skipped", ctx.done_parts, str(exc), gone=True)
+                return Outcome(address, "failed", ctx.done_parts, str(exc))
+            except ChannelFault as exc:
+                self._pause(str(exc))
+                return Outcome(address, "paused", ctx.done_parts, str(exc))
+            except Exception as exc:  # a bug in a sender must not lose the record
+                log.exception("unexpected error delivering %s/%s", self.release_id, self.channel)
+                return Outcome(address, "failed", ctx.done_parts, f"internal error: {exc!r}")
+            if getattr(self.sender, "dry_run", False):
+                return Outcome(address, "skipped", ids, DRY_RUN)
+            return Outcome(address, "sent", ids)
+
+    def _part_recorder(self, address: str, ids: list[str]) -> Any:
+        async def record(index: int, platform_id: str) -> None:
+            del ids[index:]
+            ids.append(platform_id)
+            self.store.record_parts(self.release_id, self.channel, address, ids)
+
+        return record
+
+    def _pause(self, reason: str) -> None:
+        if self.fault is None:
+            self.fault = reason
+            self.store.set_channel_state(self.release_id, self.channel, paused=reason)
+            self.store.add_event(
+                self.release_id, "paused", "system", channel=self.channel, reason=reason
+            )
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        outcomes, self.buffer = self.buffer, []
+        self.store.finish(self.release_id, self.channel, outcomes)
+        self.window.used -= len(outcomes)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self.window.changed:
+            self.window.changed.notify_all()
+
+    def _finish_rest(self, state: str, reason: str) -> None:
+        rest = [Outcome(a, state, [], reason) for a in sorted(self.unfinished)]
+        self.store.finish(self.release_id, self.channel, rest)
+        self.unfinished.clear()
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            self.store.renew(self.release_id, self.channel, list(self.unfinished), LEASE_S)
+
+
+def release_status(store: Store, release_id: str) -> dict[str, Any]:
+    """The `status --json` shape."""
+    release = store.load_release_json(release_id)
+    channels = release.get("channels") or list(CHANNEL_NAMES)
+    result: dict[str, Any] = {
+        "id": release_id,
+        "title": release.get("title", ""),
+        "state": store.release_field(release_id, "status") or "unknown",
+        "scheduled_at": store.scheduled_at(release_id),
+        "channels": {},
+        "errors": [],
+    }
+    for channel in channels:
+        counts = store.counts(release_id, channel)
+        state = store.channel_state(release_id, channel)
+        entry: dict[str, Any] = {
+            name: counts[name]
+            for name in ("sent", "failed", "pending", "skipped", "paused", "uncertain")
+        }
+        entry["gone"] = counts["gone"]
+        if state.get("paused"):
+            entry["paused_reason"] = state["paused"]
+            result["errors"].append(
+                {"channel": channel, "recipient": "*", "error": state["paused"]}
+            )
+        result["channels"][channel] = entry
+        for record in store.records(release_id, channel):
+            if record.state == "failed" or (
+                record.state == "skipped" and record.error not in (DRY_RUN, "cancelled")
+            ):
+                result["errors"].append(
+                    {"channel": channel, "recipient": record.recipient, "error": record.error}
+                )
+            if len(result["errors"]) >= 200:
+                break
+    return result
+
+
+def exit_code_for(status: dict[str, Any]) -> int:
+    """1 if a delivery failed, a recipient was gone or a channel is paused; else 0."""
+    for counts in status["channels"].values():
+        if counts["failed"] or counts["paused"] or counts.get("gone"):
+            return 1
+    return 0
+
+
+def finished(status: dict[str, Any]) -> bool:
+    channels = status["channels"].values()
+    return all(c["pending"] == 0 for c in channels) or any(c.get("paused_reason") for c in channels)

@@ -1,0 +1,116 @@
+"""What a worker process keeps between tasks: one event loop, the store, one sender per channel.
+
+Created lazily in each worker process (after Celery forks), so connections are never shared
+across processes; the event loop lives as long as the process, so the aiohttp session of the
+Telegram sender and its keep-alive connections serve every batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from publisher.channels.base import Recipient, Sender
+from publisher.delivery import BatchRun, fan_out
+from publisher.links import unsubscribe_url
+from publisher.redis_server import connect
+from publisher.settings import Settings, get_settings
+from publisher.store import K_REAPER_LOCK, Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Per-process state of a worker."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.store = Store(connect(self.settings))
+        self.loop = asyncio.new_event_loop()
+        self.senders: dict[str, Sender] = {}
+        self.payloads: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    def sender(self, channel: str) -> Sender:
+        if channel not in self.senders:
+            from publisher.ratelimit_throttle import make_throttle
+            from publisher.senders import make_sender
+
+            throttle = make_throttle(channel, self.settings)
+            sender = make_sender(channel, self.settings, throttle)
+            self.loop.run_until_complete(sender.start())
+            self.senders[channel] = sender
+        return self.senders[channel]
+
+    def payload(self, release_id: str, channel: str) -> dict[str, Any]:
+        key = (release_id, channel)
+        if key not in self.payloads:
+            rendered = self.store.load_rendered(release_id)
+            self.payloads[key] = rendered["channels"][channel]
+            while len(self.payloads) > 32:
+                self.payloads.popitem(last=False)
+        return self.payloads[key]
+
+    def deliver(self, release_id: str, channel: str, addresses: list[str]) -> dict[str, int]:
+        """Send one batch; the body of the `deliver` task."""
+        info = self.store.recipient_info(channel, addresses)
+        recipients = {
+            a: Recipient(a, i.get("name", ""), i.get("language", "")) for a, i in info.items()
+        }
+        if channel == "telegram" and self.settings.telegram_channel in recipients:
+            recipients[self.settings.telegram_channel] = Recipient(self.settings.telegram_channel)
+        settings = self.settings
+        run = BatchRun(
+            self.store,
+            self.sender(channel),
+            settings,
+            release_id,
+            channel,
+            self.payload(release_id, channel),
+            recipients,
+            unsubscribe_url=(lambda a: unsubscribe_url(channel, a, settings))
+            if channel == "email"
+            else None,
+        )
+        return self.loop.run_until_complete(run.run())
+
+    def publish(self, release_id: str, dispatch: Any) -> dict[str, int]:
+        """Fan a release out (the body of the `publish` task)."""
+        if self.store.release_field(release_id, "status") == "cancelled":
+            return {}
+        channels = json.loads(self.store.release_field(release_id, "channels") or "[]")
+        return fan_out(self.store, self.settings, release_id, channels, dispatch)
+
+    def tick(self, dispatch: Any, publish: Any, broker_idle: bool) -> dict[str, int]:
+        """Release due schedules, re-queue overdue work, retire finished channels."""
+        if not self.store.acquire_lock(K_REAPER_LOCK, 1.5):
+            return {}
+        due = self.store.take_due(time.time())
+        for release_id in due:
+            publish(release_id)
+        requeued = 0
+        ttl_s = self.settings.publisher_record_ttl_days * 86400
+        for release_id, channel in self.store.active():
+            addresses = self.store.reap(release_id, channel, include_queued=broker_idle)
+            for i in range(0, len(addresses), 500):
+                dispatch(release_id, channel, addresses[i : i + 500])
+            requeued += len(addresses)
+            counts = self.store.counts(release_id, channel)
+            if counts["pending"] == 0 and counts["paused"] == 0:
+                self.store.retire(release_id, channel, ttl_s)
+                self.store.maybe_mark_published(release_id)
+        return {"released": len(due), "requeued": requeued}
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime, made on first use (after the fork)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime

@@ -1,0 +1,588 @@
+"""Everything publisher keeps in Redis; the only module that knows key names.
+
+Per (release, channel, recipient) a delivery record, a compact JSON array
+`[state, attempts, platform_ids, error, possible_duplicate, claim_token]`, moves through
+
+    queued -> claimed (a batch task owns it, under a lease)
+           -> sending (the request may have left) -> sent | failed | skipped
+    claimed/sending -> retry (transient error; due again later) -> claimed ...
+    any pending state -> paused (channel-wide fault) -> queued again on `resume`
+
+Pending recipients sit in the `open` sorted set scored by when something must happen to
+them (a lease expiry, a retry time); the reaper re-queues what is overdue. A lease that
+expires while `sending` means the send may have happened: the record is flagged as a
+possible duplicate before it is sent again. All transitions run in Lua, in batches.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from publisher.errors import StoreUnavailable
+
+PREFIX = "pub"
+PENDING_STATES = ("queued", "claimed", "sending", "retry")
+TERMINAL_STATES = ("sent", "failed", "skipped")
+COUNT_FIELDS = ("sent", "failed", "pending", "skipped", "paused", "uncertain")
+
+
+def k_release(release_id: str) -> str:
+    return f"{PREFIX}:r:{release_id}"
+
+
+def k_events(release_id: str) -> str:
+    return f"{PREFIX}:r:{release_id}:ev"
+
+
+def k_records(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:d:{release_id}:{channel}"
+
+
+def k_open(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:open:{release_id}:{channel}"
+
+
+def k_counts(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:n:{release_id}:{channel}"
+
+
+def k_failures(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:f:{release_id}:{channel}"
+
+
+def k_paused(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:p:{release_id}:{channel}"
+
+
+def k_channel_state(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:ch:{release_id}:{channel}"
+
+
+def k_recipients(channel: str) -> str:
+    return f"{PREFIX}:rcpt:{channel}"
+
+
+def k_suppressed(channel: str) -> str:
+    return f"{PREFIX}:supp:{channel}"
+
+
+def k_media(release_id: str) -> str:
+    return f"{PREFIX}:media:{release_id}"
+
+
+def k_group(group_id: str) -> str:
+    return f"{PREFIX}:group:{group_id}"
+
+
+K_RELEASES = f"{PREFIX}:releases"
+K_SCHEDULE = f"{PREFIX}:schedule"
+K_ACTIVE = f"{PREFIX}:active"  # "release_id channel" pairs with pending work
+K_HEARTBEAT = f"{PREFIX}:heartbeat"
+K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
+
+# Claim a batch for one task: queued/retry records, or records whose lease has expired.
+_CLAIM = """
+local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
+local out = {}
+for i = 4, #ARGV do
+  local r = ARGV[i]
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local st = rec[1]
+    local due = tonumber(redis.call('ZSCORE', KEYS[2], r) or '0')
+    local expired = (st == 'claimed' or st == 'sending') and due <= now
+    if st == 'queued' or st == 'retry' or expired then
+      if st == 'sending' then rec[5] = 1 end
+      rec[1] = 'claimed'; rec[6] = token
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+      redis.call('ZADD', KEYS[2], lease, r)
+      table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3]}))
+    end
+  end
+end
+return out
+"""
+
+# Mark claimed records as sending just before their requests start (attempts + 1).
+_START = """
+local token = ARGV[1]; local out = {}
+for i = 2, #ARGV do
+  local r = ARGV[i]
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    if rec[1] == 'claimed' and rec[6] == token then
+      rec[1] = 'sending'; rec[2] = rec[2] + 1
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+      table.insert(out, r)
+    end
+  end
+end
+return out
+"""
+
+# Record outcomes: ARGV = now, then (recipient, state, ids_json, error, due) per outcome.
+_FINISH = """
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV, 5 do
+  local r = ARGV[i]; local st = ARGV[i + 1]
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local old = rec[1]
+    if old ~= 'sent' and old ~= 'failed' and old ~= 'skipped' and old ~= 'paused' then
+      rec[1] = st; rec[3] = cjson.decode(ARGV[i + 2]); rec[4] = ARGV[i + 3]
+      if st == 'retry' then
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[i + 4]), r)
+      else
+        redis.call('ZREM', KEYS[2], r); rec[6] = ''
+        redis.call('HINCRBY', KEYS[3], 'pending', -1)
+        redis.call('HINCRBY', KEYS[3], st, 1)
+        if st == 'sent' and rec[5] == 1 then redis.call('HINCRBY', KEYS[3], 'uncertain', 1) end
+        if st == 'skipped' and ARGV[i + 4] == 'gone' then
+          redis.call('HINCRBY', KEYS[3], 'gone', 1)
+        end
+        if st == 'failed' then redis.call('HSET', KEYS[4], r, cjson.encode(rec)) end
+        if st == 'paused' then redis.call('SADD', KEYS[5], r) end
+      end
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+    end
+  end
+end
+return 1
+"""
+
+# Record the platform ids of the parts sent so far (a thread, several messages).
+_PARTS = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+rec[3] = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1
+"""
+
+# Overdue pending records back to queued; returns them for re-dispatch.
+_REAP = """
+local now = tonumber(ARGV[1]); local grace = tonumber(ARGV[2])
+local include_queued = ARGV[3] == '1'; local limit = tonumber(ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+local out = {}
+for _, r in ipairs(due) do
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local st = rec[1]
+    if st == 'queued' and not include_queued then
+      redis.call('ZADD', KEYS[2], now + grace, r)
+    else
+      if st == 'sending' then rec[5] = 1 end
+      rec[1] = 'queued'; rec[6] = ''
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+      redis.call('ZADD', KEYS[2], now + grace, r)
+      table.insert(out, r)
+    end
+  else
+    redis.call('ZREM', KEYS[2], r)
+  end
+end
+return out
+"""
+
+# Paused (or failed, for --retry-failed) records back to queued.
+_REQUEUE = """
+local now = tonumber(ARGV[1]); local from = ARGV[2]; local grace = tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV do
+  local r = ARGV[i]
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    if rec[1] == from then
+      rec[1] = 'queued'; rec[4] = ''
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+      redis.call('ZADD', KEYS[2], now + grace, r)
+      redis.call('HINCRBY', KEYS[3], from, -1)
+      redis.call('HINCRBY', KEYS[3], 'pending', 1)
+      redis.call('SREM', KEYS[4], r)
+      redis.call('HDEL', KEYS[5], r)
+      table.insert(out, r)
+    end
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One recipient's delivery on one channel, as `publisher deliveries` shows it."""
+
+    channel: str
+    recipient: str
+    state: str
+    attempts: int
+    platform_ids: list[str]
+    error: str
+    possible_duplicate: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "state": self.state,
+            "attempts": self.attempts,
+            "platform_ids": self.platform_ids,
+            "error": self.error,
+            "possible_duplicate": self.possible_duplicate,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send, as the delivery engine reports it."""
+
+    recipient: str
+    state: str  # sent | failed | skipped | retry | paused
+    platform_ids: list[str]
+    error: str = ""
+    due: float = 0.0  # for retry: when to try again (epoch seconds)
+    gone: bool = False  # for skipped: the recipient is gone (counts towards exit code 1)
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Store:
+    """Typed access to publisher's Redis data."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        # redis-py's return types are unions of sync and async results; Any keeps this readable.
+        self.redis: Any = client
+        self._claim = client.register_script(_CLAIM)
+        self._start = client.register_script(_START)
+        self._finish = client.register_script(_FINISH)
+        self._parts = client.register_script(_PARTS)
+        self._reap = client.register_script(_REAP)
+        self._requeue = client.register_script(_REQUEUE)
+
+    def ping(self) -> None:
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"cannot reach Redis: {exc}") from exc
+
+    # --- releases -------------------------------------------------------------------------
+
+    def save_release(
+        self, release_id: str, release_json: dict[str, Any], rendered: dict[str, Any]
+    ) -> None:
+        """Store a release and its rendered payloads (what is previewed is what is sent)."""
+        group = release_json.get("translation_of") or release_id
+        pipe = self.redis.pipeline()
+        pipe.hset(
+            k_release(release_id),
+            mapping={
+                "release": json.dumps(release_json, ensure_ascii=False),
+                "rendered": json.dumps(rendered, ensure_ascii=False),
+                "group": group,
+                "language": release_json.get("language", "en"),
+            },
+        )
+        pipe.hsetnx(k_release(release_id), "status", "draft")
+        pipe.zadd(K_RELEASES, {release_id: time.time()}, nx=True)
+        pipe.hset(k_group(group), release_json.get("language", "en"), release_id)
+        pipe.execute()
+
+    def release_field(self, release_id: str, name: str) -> str | None:
+        value = self.redis.hget(k_release(release_id), name)
+        return _decode(value) if value is not None else None
+
+    def release_exists(self, release_id: str) -> bool:
+        return bool(self.redis.exists(k_release(release_id)))
+
+    def load_release_json(self, release_id: str) -> dict[str, Any]:
+        raw = self.release_field(release_id, "release")
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def load_rendered(self, release_id: str) -> dict[str, Any]:
+        raw = self.release_field(release_id, "rendered")
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def set_release_fields(self, release_id: str, **fields: str | float) -> None:
+        self.redis.hset(k_release(release_id), mapping=dict(fields))
+
+    def mark_fanned_out(self, release_id: str) -> bool:
+        """True for the one caller that fans a release out; False if it already was."""
+        return bool(self.redis.hsetnx(k_release(release_id), "fanned_out", str(time.time())))
+
+    def translations(self, group_id: str) -> dict[str, str]:
+        """Language -> release id of every version of a release."""
+        raw = self.redis.hgetall(k_group(group_id))
+        return {_decode(k): _decode(v) for k, v in raw.items()}
+
+    # --- events ---------------------------------------------------------------------------
+
+    def add_event(self, release_id: str, kind: str, who: str, **details: str) -> None:
+        """Append to the release's event stream (who did what, when)."""
+        fields = {"type": kind, "who": who, "at": f"{time.time():.3f}", **details}
+        self.redis.xadd(k_events(release_id), cast(Any, fields))
+
+    def events(self, release_id: str) -> list[dict[str, str]]:
+        entries = self.redis.xrange(k_events(release_id))
+        return [{_decode(k): _decode(v) for k, v in fields.items()} for _, fields in entries]
+
+    # --- schedule -------------------------------------------------------------------------
+
+    def schedule(self, release_id: str, at_epoch: float) -> None:
+        self.redis.zadd(K_SCHEDULE, {release_id: at_epoch})
+
+    def unschedule(self, release_id: str) -> bool:
+        return bool(self.redis.zrem(K_SCHEDULE, release_id))
+
+    def take_due(self, now: float) -> list[str]:
+        """Scheduled releases that are due, each handed to exactly one caller."""
+        due = [_decode(r) for r in self.redis.zrangebyscore(K_SCHEDULE, "-inf", now)]
+        return [r for r in due if self.redis.zrem(K_SCHEDULE, r)]
+
+    def scheduled_at(self, release_id: str) -> float | None:
+        score = self.redis.zscore(K_SCHEDULE, release_id)
+        return float(score) if score is not None else None
+
+    # --- recipients -----------------------------------------------------------------------
+
+    def add_recipients(self, channel: str, entries: dict[str, dict[str, Any]]) -> tuple[int, int]:
+        """Add or update recipients; suppressed ones are not added back. (added, suppressed)."""
+        suppressed = self.suppressed(channel, list(entries))
+        keep = {
+            a: json.dumps(v, ensure_ascii=False) for a, v in entries.items() if a not in suppressed
+        }
+        if keep:
+            self.redis.hset(k_recipients(channel), mapping=keep)
+        return len(keep), len(entries) - len(keep)
+
+    def recipients(self, channel: str) -> dict[str, dict[str, Any]]:
+        raw = self.redis.hgetall(k_recipients(channel))
+        return {_decode(a): json.loads(v) for a, v in raw.items()}
+
+    def recipient_info(self, channel: str, addresses: list[str]) -> dict[str, dict[str, Any]]:
+        """Name, language and choices of each address (empty for the channel or account)."""
+        if channel not in ("telegram", "email") or not addresses:
+            return {a: {} for a in addresses}
+        values = self.redis.hmget(k_recipients(channel), addresses)
+        return {a: json.loads(v) if v else {} for a, v in zip(addresses, values, strict=True)}
+
+    def suppress(self, channel: str, address: str, reason: str) -> None:
+        """Remove a recipient for good (blocked, unsubscribed, bounced): no import re-adds it."""
+        pipe = self.redis.pipeline()
+        pipe.hset(k_suppressed(channel), address, reason)
+        pipe.hdel(k_recipients(channel), address)
+        pipe.execute()
+
+    def suppressed(self, channel: str, addresses: list[str]) -> set[str]:
+        if not addresses:
+            return set()
+        found = self.redis.hmget(k_suppressed(channel), addresses)
+        return {a for a, v in zip(addresses, found, strict=True) if v is not None}
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    def create_records(self, release_id: str, channel: str, recipients: list[str]) -> int:
+        """Queue one record per recipient (once: existing records are left alone)."""
+        now = time.time()
+        queued = json.dumps(["queued", 0, [], "", 0, ""])
+        added = 0
+        for chunk in _chunks(recipients, 2000):
+            pipe = self.redis.pipeline(transaction=False)
+            for r in chunk:
+                pipe.hsetnx(k_records(release_id, channel), r, queued)
+            results = pipe.execute()
+            fresh = [r for r, ok in zip(chunk, results, strict=True) if ok]
+            if fresh:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.zadd(k_open(release_id, channel), {r: now + QUEUE_GRACE_S for r in fresh})
+                pipe.hincrby(k_counts(release_id, channel), "pending", len(fresh))
+                pipe.hincrby(k_counts(release_id, channel), "total", len(fresh))
+                pipe.execute()
+            added += len(fresh)
+        self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
+        self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
+        return added
+
+    def claim(
+        self, release_id: str, channel: str, recipients: list[str], token: str, lease_s: float
+    ) -> dict[str, tuple[int, list[str]]]:
+        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
+        now = time.time()
+        keys = [k_records(release_id, channel), k_open(release_id, channel)]
+        out = self._claim(keys=keys, args=[now, now + lease_s, token, *recipients])
+        pairs = [_decode(v) for v in out]
+        claimed: dict[str, tuple[int, list[str]]] = {}
+        for i in range(0, len(pairs), 2):
+            attempts, ids = json.loads(pairs[i + 1])
+            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids])
+        return claimed
+
+    def start(self, release_id: str, channel: str, recipients: list[str], token: str) -> list[str]:
+        """Mark claimed records as sending (their requests are about to start)."""
+        out = self._start(keys=[k_records(release_id, channel)], args=[token, *recipients])
+        return [_decode(v) for v in out]
+
+    def renew(self, release_id: str, channel: str, recipients: list[str], lease_s: float) -> None:
+        if recipients:
+            until = time.time() + lease_s
+            self.redis.zadd(k_open(release_id, channel), dict.fromkeys(recipients, until), xx=True)
+
+    def record_parts(self, release_id: str, channel: str, recipient: str, ids: list[str]) -> None:
+        self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
+
+    def finish(self, release_id: str, channel: str, outcomes: list[Outcome]) -> None:
+        """Record outcomes (one round trip for the lot) and update the counts."""
+        if not outcomes:
+            return
+        args: list[Any] = [time.time()]
+        for o in outcomes:
+            marker = "gone" if o.gone else str(o.due)
+            args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
+        keys = [
+            k_records(release_id, channel),
+            k_open(release_id, channel),
+            k_counts(release_id, channel),
+            k_failures(release_id, channel),
+            k_paused(release_id, channel),
+        ]
+        self._finish(keys=keys, args=args)
+        self.redis.set(K_HEARTBEAT, time.time())
+
+    def reap(
+        self, release_id: str, channel: str, include_queued: bool, limit: int = 5000
+    ) -> list[str]:
+        keys = [k_records(release_id, channel), k_open(release_id, channel)]
+        out = self._reap(keys=keys, args=[time.time(), QUEUE_GRACE_S, int(include_queued), limit])
+        return [_decode(v) for v in out]
+
+    def requeue(self, release_id: str, channel: str, from_state: str) -> list[str]:
+        """Paused (resume) or failed (--retry-failed) records back to queued."""
+        if from_state == "paused":
+            candidates = [_decode(r) for r in self.redis.smembers(k_paused(release_id, channel))]
+        else:
+            candidates = [_decode(r) for r in self.redis.hkeys(k_failures(release_id, channel))]
+        keys = [
+            k_records(release_id, channel),
+            k_open(release_id, channel),
+            k_counts(release_id, channel),
+            k_paused(release_id, channel),
+            k_failures(release_id, channel),
+        ]
+        requeued: list[str] = []
+        for chunk in _chunks(candidates, 1000):
+            out = self._requeue(keys=keys, args=[time.time(), from_state, QUEUE_GRACE_S, *chunk])
+            requeued += [_decode(v) for v in out]
+        if requeued:
+            self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
+        return requeued
+
+    def counts(self, release_id: str, channel: str) -> dict[str, int]:
+        raw = self.redis.hgetall(k_counts(release_id, channel))
+        values = {_decode(k): int(v) for k, v in raw.items()}
+        return {name: values.get(name, 0) for name in (*COUNT_FIELDS, "gone", "total")}
+
+    def records(self, release_id: str, channel: str) -> Iterator[DeliveryRecord]:
+        seen: set[str] = set()
+        for key in (k_records(release_id, channel), k_failures(release_id, channel)):
+            for r, raw in self.redis.hscan_iter(key, count=1000):
+                recipient = _decode(r)
+                if recipient in seen:
+                    continue
+                seen.add(recipient)
+                rec = json.loads(raw)
+                yield DeliveryRecord(
+                    channel,
+                    recipient,
+                    rec[0],
+                    int(rec[1]),
+                    [str(i) for i in rec[2]],
+                    rec[3],
+                    bool(rec[4]),
+                )
+
+    def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
+        raw = self.redis.hgetall(k_channel_state(release_id, channel))
+        return {_decode(k): _decode(v) for k, v in raw.items()}
+
+    def set_channel_state(self, release_id: str, channel: str, **fields: str) -> None:
+        self.redis.hset(k_channel_state(release_id, channel), mapping=dict(fields))
+
+    def clear_channel_state(self, release_id: str, channel: str, *names: str) -> None:
+        self.redis.hdel(k_channel_state(release_id, channel), *names)
+
+    def active(self) -> list[tuple[str, str]]:
+        pairs = [_decode(v).split(" ", 1) for v in self.redis.smembers(K_ACTIVE)]
+        return [(p[0], p[1]) for p in pairs]
+
+    def retire(self, release_id: str, channel: str, ttl_s: float) -> None:
+        """A channel with nothing pending: expire its per-recipient records after the TTL."""
+        pipe = self.redis.pipeline()
+        pipe.srem(K_ACTIVE, f"{release_id} {channel}")
+        pipe.expire(k_records(release_id, channel), int(ttl_s))
+        pipe.execute()
+
+    def release_channels(self, release_id: str) -> list[str]:
+        return cast(list[str], json.loads(self.release_field(release_id, "channels") or "[]"))
+
+    def maybe_mark_published(self, release_id: str) -> bool:
+        """Once every channel has nothing pending, the release is published (said once)."""
+        for channel in self.release_channels(release_id):
+            counts = self.counts(release_id, channel)
+            if counts["pending"] or counts["paused"]:
+                return False
+        if self.redis.hsetnx(k_release(release_id), "finished_at", str(time.time())):
+            self.set_release_fields(release_id, status="published")
+            self.add_event(release_id, "finished", "system")
+        return True
+
+    def media(self, release_id: str) -> RedisMediaCache:
+        return RedisMediaCache(self.redis, release_id)
+
+    def acquire_lock(self, key: str, ttl_s: float) -> bool:
+        return bool(self.redis.set(key, uuid.uuid4().hex, nx=True, px=int(ttl_s * 1000)))
+
+    def heartbeat_age(self) -> float:
+        value = self.redis.get(K_HEARTBEAT)
+        return time.time() - float(value) if value else float("inf")
+
+
+class RedisMediaCache:
+    """Per-release cache of uploaded media ids (Telegram's file_id), shared by all workers."""
+
+    def __init__(self, client: Any, release_id: str) -> None:
+        self.redis = client
+        self.key = k_media(release_id)
+
+    async def get(self, key: str) -> str | None:
+        value = self.redis.hget(self.key, key)
+        return _decode(value) if value is not None else None
+
+    async def set(self, key: str, value: str) -> None:
+        self.redis.hset(self.key, key, value)
+
+
+QUEUE_GRACE_S = 20.0
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

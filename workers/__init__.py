@@ -1,0 +1,1 @@
+"""The Celery side of publisher: the app and its thin tasks."""

@@ -1,0 +1,46 @@
+"""The Celery app: broker and result backend on publisher's Redis.
+
+Delivery safety lives in publisher.store (claims, leases); here the broker is configured so
+that nothing is lost: late acks, reject when a worker process dies, one message prefetched
+per process. Scheduled releases are kept in Redis and released by the `tick` task that beat
+runs every two seconds, never as long ETA tasks (which Redis' visibility timeout can run twice).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from publisher.redis_server import celery_broker_url
+from publisher.settings import get_settings
+
+QUEUE = "publisher"
+TICK_S = 2.0
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    url = celery_broker_url(settings)
+    app = Celery("publisher", broker=url, backend=url, include=["workers.tasks"])
+    visibility_timeout_s = float(os.environ.get("PUBLISHER_VISIBILITY_TIMEOUT_S", "3600"))
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility_timeout_s},
+        result_backend_transport_options={"visibility_timeout": visibility_timeout_s},
+        task_serializer="json",
+        accept_content=["json"],
+        beat_schedule={"tick": {"task": "publisher.tick", "schedule": TICK_S}},
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        worker_send_task_events=False,
+    )
+    return app
+
+
+app = make_app()

@@ -1,0 +1,39 @@
+"""Thin tasks: each loads ids, calls one publisher function, returns a small receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.app import QUEUE, app
+
+
+def dispatch(release_id: str, channel: str, recipients: list[str]) -> None:
+    """Queue one batch for delivery."""
+    deliver.apply_async((release_id, channel, recipients), queue=QUEUE)
+
+
+def queue_publish(release_id: str) -> None:
+    publish.apply_async((release_id,), queue=QUEUE)
+
+
+@app.task(name="publisher.publish", acks_late=True, reject_on_worker_lost=True)
+def publish(release_id: str) -> dict[str, int]:
+    from publisher.runtime import runtime
+
+    return runtime().publish(release_id, dispatch)
+
+
+@app.task(name="publisher.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver(release_id: str, channel: str, recipients: list[str]) -> dict[str, int]:
+    from publisher.runtime import runtime
+
+    return runtime().deliver(release_id, channel, recipients)
+
+
+@app.task(name="publisher.tick", acks_late=False, expires=10)
+def tick() -> dict[str, Any]:
+    from publisher.runtime import runtime
+
+    rt = runtime()
+    broker_idle = rt.store.redis.llen(QUEUE) == 0
+    return rt.tick(dispatch, queue_publish, broker_idle)
