@@ -47,9 +47,13 @@ URL_SCHEMES = {"http", "https", "mailto"}
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
         ["table", "strikethrough"]
     )
+    # Let every link through to nh3, which drops unsafe hrefs and keeps the text; markdown-it's
+    # own check would leave `[x](javascript:...)` in the output as literal source text.
+    md.validateLink = lambda url: True
+    return md
 
 
 def markdown_to_html(text: str) -> str:
@@ -132,14 +136,20 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-# Sentence ends: Latin, Arabic (؟ ۔ ؛ is a semicolon, not an end), CJK full stops and marks.
-SENTENCE_END = re.compile(r"(?<=[.!?؟۔。！？…])[\"'”’»)\]]*\s+|(?<=[。！？])")
+# Sentence ends: Latin, Arabic (؟ ۔; ؛ is a semicolon, not an end), CJK full stops and marks,
+# with any closing quotes or brackets kept on the sentence they close.
+SENTENCE_END = re.compile(r"[.!?؟۔。！？…][\"'”’»)\]]*(?:\s+|$)|[。！？]")
 
 
 def sentences(text: str) -> list[str]:
     """Split a paragraph into sentences (each keeps its trailing punctuation)."""
-    parts = [s for s in SENTENCE_END.split(text) if s and s.strip()]
-    return parts or [text]
+    parts: list[str] = []
+    start = 0
+    for match in SENTENCE_END.finditer(text):
+        parts.append(text[start : match.end()].strip())
+        start = match.end()
+    parts.append(text[start:].strip())
+    return [p for p in parts if p] or [text]
 
 
 def format_release_date(value: datetime, language: str, style: str = "long") -> str:

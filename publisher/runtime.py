@@ -14,12 +14,13 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from publisher.channels.base import Recipient, Sender
+from publisher.channels.base import Recipient, Sender, Throttle
 from publisher.delivery import BatchRun, fan_out
 from publisher.links import unsubscribe_url
-from publisher.redis_server import connect
+from publisher.ratelimit import SlidingWindowLimiter, telegram_scopes
+from publisher.redis_server import connect, redis_url
 from publisher.settings import Settings, get_settings
-from publisher.store import K_REAPER_LOCK, Store
+from publisher.store import K_REAPER_LOCK, Store, k_rate
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,25 @@ class Runtime:
 
     def sender(self, channel: str) -> Sender:
         if channel not in self.senders:
-            from publisher.ratelimit_throttle import make_throttle
             from publisher.senders import make_sender
 
-            throttle = make_throttle(channel, self.settings)
-            sender = make_sender(channel, self.settings, throttle)
+            sender = make_sender(channel, self.settings, self.throttle(channel))
             self.loop.run_until_complete(sender.start())
             self.senders[channel] = sender
         return self.senders[channel]
+
+    def throttle(self, channel: str) -> Throttle | None:
+        """Telegram's shared limits: TELEGRAM_RATE_LIMIT for the bot, and per chat."""
+        if channel != "telegram":
+            return None
+        import redis.asyncio
+
+        client = redis.asyncio.from_url(redis_url(self.settings))
+        bot = (self.settings.telegram_bot_token or "dry-run").split(":")[0]
+        limiter = SlidingWindowLimiter.for_rate(
+            client, k_rate(f"telegram:{bot}"), self.settings.telegram_rate_limit
+        )
+        return TelegramThrottle(limiter)
 
     def payload(self, release_id: str, channel: str) -> dict[str, Any]:
         key = (release_id, channel)
@@ -103,6 +115,16 @@ class Runtime:
                 self.store.retire(release_id, channel, ttl_s)
                 self.store.maybe_mark_published(release_id)
         return {"released": len(due), "requeued": requeued}
+
+
+class TelegramThrottle:
+    """Waits for a slot in the bot's shared window and in the chat's own limits."""
+
+    def __init__(self, limiter: SlidingWindowLimiter) -> None:
+        self.limiter = limiter
+
+    async def before_send(self, chat: str) -> None:
+        await self.limiter.acquire(*telegram_scopes(chat))
 
 
 _runtime: Runtime | None = None

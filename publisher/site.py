@@ -1,11 +1,11 @@
 """The static website: release pages, index, category and month pages, Atom feed, sitemap.
 
-A build is incremental. `.publisher-manifest.json` in the output folder remembers every source
-file (mtime, size, hash), the listing fields of every release, and the hash of every output, so
-a rebuild parses only changed files, renders only the pages they touch, rewrites only files whose
-bytes changed, and deletes the pages of releases that are gone. Nothing is written unless every
-release is valid. Every write is atomic (temp file in the same folder, fsync, os.replace), so a
-web server never serves half a page.
+A build is incremental. `.publisher-manifest.json` in the output folder keeps one row per
+release (its listing fields, its source file's mtime, size and hash, its page's hash) and the
+hash of every other output, so a rebuild reads only changed files, renders only the pages they
+touch, rewrites only files whose bytes changed, and deletes the pages of releases that are gone.
+Nothing is written unless every release is valid. Every write is atomic (temp file in the same
+folder, fsync, os.replace), so a web server never serves half a page.
 """
 
 from __future__ import annotations
@@ -13,42 +13,59 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
+import operator
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
-from babel.dates import format_skeleton
+import jinja2
 
 from publisher.channels import website
-from publisher.channels.website import (
-    Translation,
-    atom_feed,
-    category_path,
-    description_of,
-    sitemap,
-)
+from publisher.channels.website import Translation, atom_feed, category_path, sitemap
 from publisher.errors import ReleaseError, ReleaseErrors
-from publisher.release import Release, locale_for, parse_release_bytes
-from publisher.render import BodyParts, RenderContext, body_parts, format_release_date
+from publisher.release import Release, parse_release_bytes
+from publisher.render import (
+    BUILTIN_TEMPLATES,
+    BodyParts,
+    RenderContext,
+    Templates,
+    html_to_text,
+    markdown_to_html,
+)
 from publisher.settings import get_settings
 
 MANIFEST_NAME = ".publisher-manifest.json"
 LOCK_NAME = ".publisher-lock"
-MANIFEST_FORMAT = 1
-INDEX_SIZE = 50  # newest releases on the home page; categories and months hold the rest
+MANIFEST_FORMAT = 2
+INDEX_SIZE = 50  # newest releases on the home page; category and month pages hold the rest
 FEED_SIZE = 50
+TOP_SIZE = max(INDEX_SIZE, FEED_SIZE)  # their lede and body are kept in the manifest
 WRITE_THREADS = 4  # fsync waits on the disk, not the GIL: overlap it with rendering
+MAX_WORKERS = 8
+PARALLEL_MIN_FORK = 200  # sources to read before worker processes pay for themselves
+PARALLEL_MIN_SPAWN = 1500  # a spawned worker first spends about a second importing
+# A file changed within this long before the last build started may share its mtime with
+# the version that build read (coarse file system clocks): such files are hashed, not trusted.
+RACY_NS = 2_000_000_000
 SOURCE_SUFFIXES = (".md", ".json")
 SKIPPED_NAMES = {"readme.md"}
 CODE_FILES = ("site.py", "render.py", "release.py", "channels/website.py")
+# A manifest row: the fields of website.release_record (but the lede), then the source and page.
+ROW = (
+    "id", "title", "date", "ts", "date_text", "language", "dir", "category", "month",
+    "translation_of", "page", "path", "url", "web", "publish_ts", "sig",
+    "src", "name", "mtime_ns", "size", "sha", "images", "page_key", "page_sig",
+)  # fmt: skip
 
 
 @dataclass
@@ -60,7 +77,7 @@ class BuildReport:
     removed: int = 0
     elapsed_s: float = 0.0
     releases: int = 0  # releases on the site
-    parsed: int = 0  # source files read and validated this time
+    parsed: int = 0  # release files read and rendered this time
     held: int = 0  # valid releases kept off the site (embargoed, or not for the website)
     written_paths: list[str] = field(default_factory=list)
     removed_paths: list[str] = field(default_factory=list)
@@ -99,13 +116,27 @@ def build_site(
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that readers see the old file or the new one, never half."""
+    _replace(path, lambda handle: handle.write(data))
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """Copy a file (an image) into the site atomically."""
+
+    def fill(handle: BinaryIO) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
+
+    _replace(path, fill)
+
+
+def _replace(path: Path, fill: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     # Mode 0o666 under the umask (mkstemp's 0o600 would hide the page from the web server).
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -114,66 +145,42 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def copy_atomic(source: Path, path: Path) -> None:
-    """Copy a file (an image) into the site atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle, source.open("rb") as src:
-            shutil.copyfileobj(src, handle, 1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def find_sources(sources: Iterable[Path], out: Path | None = None) -> list[tuple[str, Path]]:
-    """Every release file named or found (recursively, *.md and *.json) as (display name, path).
+def find_sources(sources: Iterable[Path], out: Path | None = None) -> list[tuple[str, str]]:
+    """Every release file named or found (recursively, *.md and *.json): (shown name, path).
 
     Hidden files and folders, README.md files and the output folder itself are skipped.
     """
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, str]] = []
     errors: list[ReleaseError] = []
-    skip = os.path.abspath(out) if out is not None else None
+    skip = os.path.abspath(out) if out is not None else ""
     for source in sources:
-        source = Path(source)
-        if source.is_file():
-            found.append((str(source), source))
-        elif source.is_dir():
-            for folder, dirs, files in os.walk(source):
-                dirs[:] = sorted(
-                    d
-                    for d in dirs
-                    if not d.startswith(".") and os.path.abspath(os.path.join(folder, d)) != skip
-                )
-                for name in sorted(files):
-                    lower = name.lower()
-                    if name.startswith(".") or lower in SKIPPED_NAMES:
-                        continue
-                    if lower.endswith(SOURCE_SUFFIXES):
-                        path = os.path.join(folder, name)
-                        found.append((path, Path(path)))
+        shown = os.fspath(source)
+        if os.path.isfile(shown):
+            found.append((shown, os.path.abspath(shown)))
+        elif os.path.isdir(shown):
+            _walk(shown, os.path.abspath(shown), skip, found)
         else:
-            errors.append(
-                ReleaseError(str(source), "file", "no such file or folder", "check the path")
-            )
+            errors.append(ReleaseError(shown, "file", "no such file or folder", "check the path"))
     if errors:
         raise ReleaseErrors(errors)
-    return found
+    unique: dict[str, str] = {}  # a file named twice (or inside a folder named too) is read once
+    for shown, path in found:
+        unique.setdefault(path, shown)
+    return [(shown, path) for path, shown in unique.items()]
 
 
-def _lock(out: Path) -> IO[str]:
-    """Hold the output folder's lock: two builds at once would undo each other's manifest."""
-    handle = open(out / LOCK_NAME, "a")  # closed by build_site
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-    return handle
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def _walk(shown: str, folder: str, skip: str, found: list[tuple[str, str]]) -> None:
+    with os.scandir(folder) as entries:
+        ordered = sorted(entries, key=lambda e: e.name)
+    for entry in ordered:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if entry.path != skip:
+                _walk(os.path.join(shown, name), entry.path, skip, found)
+        elif name.lower().endswith(SOURCE_SUFFIXES) and name.lower() not in SKIPPED_NAMES:
+            found.append((os.path.join(shown, name), entry.path))
 
 
 def render_key(ctx: RenderContext) -> str:
@@ -189,36 +196,134 @@ def render_key(ctx: RenderContext) -> str:
     return _digest("\0".join(parts).encode())
 
 
-def release_record(release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
-    """What the index, category pages, feed and sitemap need of a release (kept in the manifest)."""
-    page = ctx.page_path(release)
-    record: dict[str, Any] = {
-        "id": release.id,
-        "title": release.title,
-        "date": release.date.isoformat(),
-        "ts": release.date.timestamp(),
-        "date_text": format_release_date(release.date, release.language),
-        "language": release.language,
-        "dir": release.direction,
-        "description": description_of(release, body.text),
-        "category": release.category,
-        "month": f"{release.date:%Y/%m}",
-        "translation_of": release.translation_of,
-        "page": page,
-        "path": page.removesuffix("index.html"),
-        "url": ctx.page_url(release),
-        "web": "website" in release.channels,
-        "publish_ts": release.publish_at.timestamp() if release.publish_at else None,
-    }
-    listed = ("title", "date", "date_text", "language", "description", "category", "path")
-    record["sig"] = _digest(json.dumps([record[k] for k in listed]).encode())
-    return record
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
-def month_name(month: str, language: str) -> str:
-    """'2020/02' as 'February 2020' in a language."""
-    year, number = month.split("/")
-    return format_skeleton("yMMMM", date(int(year), int(number), 1), locale=locale_for(language))
+def _lock(out: Path) -> IO[str]:
+    """Hold the output folder's lock: two builds at once would undo each other's manifest."""
+    handle = open(out / LOCK_NAME, "a")  # closed by build_site
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    return handle
+
+
+# What reading one source gives: ("error", [ReleaseError]); ("same", stamp): the content is
+# unchanged; ("new", record, page bytes rendered without translation links, body HTML).
+_Outcome = tuple[Any, ...]
+_Job = tuple[str, str, "dict[str, Any] | None"]
+
+
+class _Reader:
+    """Reads one source file into its record and page; runs in worker processes for big builds."""
+
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+
+    def __call__(self, job: _Job) -> _Outcome:
+        name, src, old = job
+        try:
+            stat = os.stat(src)
+            with open(src, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror})"
+            return ("error", [ReleaseError(name, "file", problem, "check the file")])
+        stamp = {"src": src, "name": name, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
+        stamp["sha"] = _digest(raw)
+        if old is not None and old["sha"] == stamp["sha"] and _images_unchanged(old["images"]):
+            return ("same", stamp)
+        try:
+            release, body, images = self.parse(raw, name, src)
+        except ReleaseErrors as exc:
+            return ("error", exc.errors)
+        context = website.page_context(release, body, self.ctx, [])
+        page = self.ctx.templates.render_html("website/release.html", **context).encode()
+        record = website.release_record(release, body, self.ctx, context) | stamp
+        record |= {"images": images, "page_key": None, "page_sig": None}
+        return ("new", record, page, body.html)
+
+    def parse(self, raw: bytes, name: str, src: str) -> tuple[Release, BodyParts, list[Any]]:
+        """What load_release does (on bytes already read for the hash), and the body HTML."""
+        folder = Path(src).parent
+        release = parse_release_bytes(raw, name, base_dir=folder, is_json=src.endswith(".json"))
+        images = _local_images(release, folder, name)
+        html = markdown_to_html(release.body)
+        # The plain text only feeds the page's description, which a lede replaces.
+        text = "" if release.summary else html_to_text(html)
+        return release, BodyParts(html=html, text=text), images
+
+
+_WORKER: _Reader | None = None
+
+
+def _init_worker(ctx: RenderContext | tuple[Any, ...]) -> None:
+    global _WORKER
+    if isinstance(ctx, tuple):
+        public_url, x_thread_max, organisation, override, extra = ctx
+        templates = Templates(Path(override) if override else None)
+        ctx = RenderContext(public_url, x_thread_max, organisation, templates, extra)
+    _WORKER = _Reader(ctx)
+
+
+def _work(job: _Job) -> _Outcome:
+    assert _WORKER is not None
+    return _WORKER(job)
+
+
+def _read_all(jobs: list[_Job], ctx: RenderContext) -> list[_Outcome]:
+    """Read sources, on every CPU when there are enough of them to repay starting workers."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cpus or 1, MAX_WORKERS)
+    method, init = _start_method(ctx)
+    needed = PARALLEL_MIN_FORK if method == "fork" else PARALLEL_MIN_SPAWN
+    if workers < 2 or init is None or len(jobs) < needed:
+        reader = _Reader(ctx)
+        return [reader(job) for job in jobs]
+    if method == "fork":  # compile templates and load locale data once, before the workers copy
+        reader = _Reader(ctx)
+        for job in jobs[:1]:
+            reader(job)
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(init,)) as pool:
+        return list(pool.map(_work, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
+def _start_method(ctx: RenderContext) -> tuple[str, RenderContext | tuple[Any, ...] | None]:
+    """Fork (cheap) from a single-threaded process; otherwise spawn with a rebuildable context."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork", ctx
+    loader = ctx.templates.html.loader
+    if not isinstance(loader, jinja2.FileSystemLoader):
+        return "spawn", None
+    paths = [str(p) for p in loader.searchpath]
+    if paths[-1] != str(BUILTIN_TEMPLATES) or len(paths) > 2:
+        return "spawn", None
+    override = paths[0] if len(paths) == 2 else None
+    return "spawn", (ctx.public_url, ctx.x_thread_max, ctx.organisation, override, ctx.extra)
+
+
+def _local_images(release: Release, folder: Path, name: str) -> list[Any]:
+    """The release's own image files, each published as releases/{id}/{file name}."""
+    result: list[Any] = []
+    seen: set[str] = set()
+    for index, image in enumerate(release.images):
+        if image.is_url:
+            continue
+        file_name = Path(image.src).name
+        if file_name in seen or file_name == "index.html" or file_name.startswith("."):
+            problem = f"file name {file_name!r} is already taken on the release's page"
+            error = ReleaseError(name, f"images[{index}].src", problem, "rename the image file")
+            raise ReleaseErrors([error])
+        seen.add(file_name)
+        source = folder / image.src
+        try:
+            stat = source.stat()
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror})"
+            error = ReleaseError(name, f"images[{index}].src", problem, "check it")
+            raise ReleaseErrors([error]) from None
+        result.append([os.path.abspath(source), file_name, stat.st_mtime_ns, stat.st_size])
+    return result
 
 
 class _Plan:
@@ -228,128 +333,67 @@ class _Plan:
         self.out = out
         self.ctx = ctx
         self.now_ts = now.timestamp()
+        self.started_ns = time.time_ns()
         self.key = render_key(ctx)
         manifest = _read_manifest(out)
-        self.prev_outputs: dict[str, str] = manifest.get("outputs", {})
+        rows = [dict(zip(ROW, row, strict=True)) for row in manifest.get("releases", [])]
+        self.prev_outputs: dict[str, str] = dict(manifest.get("outputs", {}))
+        self.prev_outputs |= {row["page"]: row["page_sig"] for row in rows if row["page_sig"]}
         fresh = manifest.get("render_key") == self.key
-        self.prev_sources: dict[str, Any] = manifest.get("sources", {}) if fresh else {}
-        self.prev_records: dict[str, Any] = manifest.get("releases", {}) if fresh else {}
+        self.prev: dict[str, dict[str, Any]] = {row["src"]: row for row in rows} if fresh else {}
         self.prev_listing: dict[str, str] = manifest.get("listing", {}) if fresh else {}
-        self.prev_feed: dict[str, str] = manifest.get("feed", {}) if fresh else {}
-        self.sources: dict[str, Any] = {}
-        self.source_of: dict[str, dict[str, Any]] = {}
+        self.prev_top: dict[str, list[str]] = manifest.get("top", {}) if fresh else {}
+        self.trusted_ns = manifest.get("started_ns", 0) - RACY_NS
         self.records: dict[str, dict[str, Any]] = {}
+        self.pages: dict[str, bytes] = {}
+        self.bodies: dict[str, str] = {}
         self.parsed: dict[str, tuple[Release, BodyParts]] = {}
         self.errors: list[ReleaseError] = []
         self.visible: list[dict[str, Any]] = []
         self.versions: dict[str, list[Translation]] = {}
-        self.render_ids: list[str] = []
-        self.feed_ids: list[str] = []
+        self.render_ids: set[str] = set()
+        self._folders: dict[str, set[str]] = {}
 
     def load(self, sources: list[Path]) -> None:
-        """Read every source, reusing the manifest where a file has not changed."""
-        owner: dict[str, str] = {}
+        """Read every source, reusing the manifest's row where a file has not changed."""
         found = find_sources(sources, self.out)
-        for name, path in found:
-            record, entry = self._source(name, path)
-            if record is None or entry is None:
+        outcomes: list[_Outcome | None] = []
+        jobs: list[_Job] = []
+        slots: list[int] = []
+        for name, src in found:
+            old = self.prev.get(src)
+            if old is not None and old["mtime_ns"] < self.trusted_ns and _stat_matches(src, old):
+                outcomes.append(("same", {"name": name}))
+            else:
+                slots.append(len(outcomes))
+                outcomes.append(None)
+                jobs.append((name, src, old))
+        for slot, result in zip(slots, _read_all(jobs, self.ctx), strict=True):
+            outcomes[slot] = result
+        owner: dict[str, str] = {}
+        for (name, src), outcome in zip(found, outcomes, strict=True):
+            assert outcome is not None
+            if outcome[0] == "error":
+                self.errors.extend(outcome[1])
                 continue
+            record = {**self.prev[src], **outcome[1]} if outcome[0] == "same" else outcome[1]
             rid = record["id"]
             if rid in owner:
-                self.errors.append(
-                    ReleaseError(
-                        name,
-                        "id",
-                        f"{rid!r} is already the id of {owner[rid]}",
-                        "give one of the two releases another id",
-                    )
-                )
+                problem = f"{rid!r} is already the id of {owner[rid]}"
+                fix = "give one of the two releases another id"
+                self.errors.append(ReleaseError(name, "id", problem, fix))
                 continue
             owner[rid] = name
             self.records[rid] = record
-            self.sources[entry["abs"]] = entry
-            self.source_of[rid] = entry
+            if outcome[0] == "new":
+                self.pages[rid], self.bodies[rid] = outcome[2], outcome[3]
         if not self.errors:
             self._decide()
         if self.errors:
             raise ReleaseErrors(self.errors)
 
-    def _source(self, name: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        absolute = os.path.abspath(path)
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            self.errors.append(ReleaseError(name, "file", f"cannot be read ({exc})", "check it"))
-            return None, None
-        old = self.prev_sources.get(absolute)
-        if old is not None and _images_unchanged(old["images"]):
-            record = self.prev_records.get(old["id"])
-            if record is not None and (old["mtime_ns"], old["size"]) == (
-                stat.st_mtime_ns,
-                stat.st_size,
-            ):
-                return record, {**old, "name": name}
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            self.errors.append(ReleaseError(name, "file", f"cannot be read ({exc})", "check it"))
-            return None, None
-        sha = _digest(raw)
-        stamp = {"mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "name": name}
-        if old is not None and old["sha"] == sha and _images_unchanged(old["images"]):
-            record = self.prev_records.get(old["id"])
-            if record is not None:
-                return record, {**old, **stamp}
-        release = self._parse(raw, name, path)
-        if release is None:
-            return None, None
-        images = self._local_images(release, path.parent, name)
-        if images is None:
-            return None, None
-        body = body_parts(release)
-        self.parsed[release.id] = (release, body)
-        record = release_record(release, body, self.ctx)
-        record["sha"] = sha
-        entry = {"abs": absolute, "id": release.id, "sha": sha, "images": images, **stamp}
-        return record, entry
-
-    def _parse(self, raw: bytes, name: str, path: Path) -> Release | None:
-        try:
-            # What load_release does, on bytes already read for the hash.
-            return parse_release_bytes(
-                raw, name, base_dir=path.parent, is_json=path.suffix == ".json"
-            )
-        except ReleaseErrors as exc:
-            self.errors.extend(exc.errors)
-            return None
-
-    def _local_images(self, release: Release, folder: Path, name: str) -> list[list[Any]] | None:
-        """The release's own image files, each published as releases/{id}/{file name}."""
-        result: list[list[Any]] = []
-        seen: set[str] = set()
-        for index, image in enumerate(release.images):
-            if image.is_url:
-                continue
-            file_name = Path(image.src).name
-            where = f"images[{index}].src"
-            if file_name in seen or file_name == "index.html" or file_name.startswith("."):
-                self.errors.append(
-                    ReleaseError(
-                        name,
-                        where,
-                        f"file name {file_name!r} is already taken on the release's page",
-                        "rename the image file",
-                    )
-                )
-                return None
-            seen.add(file_name)
-            source = folder / image.src
-            stat = source.stat()
-            result.append([os.path.abspath(source), file_name, stat.st_mtime_ns, stat.st_size])
-        return result
-
     def _decide(self) -> None:
-        """Which releases are on the site, which pages to render, what the feed needs."""
+        """Which releases are on the site, which pages to render, what the lists need."""
         visible = {
             rid: r
             for rid, r in self.records.items()
@@ -361,40 +405,83 @@ class _Plan:
             if record["translation_of"] in visible:
                 translations[record["translation_of"]].append(record)
         for record in self.visible:
+            rid = record["id"]
             versions: list[Translation] = []
-            original = visible.get(record["translation_of"] or "")
-            family = [original] if original is not None else []
-            family += translations.get(record["translation_of"] or "", [])
-            family += translations.get(record["id"], [])
-            for other in family:
-                if other["id"] != record["id"]:
-                    versions.append(
-                        Translation(
-                            other["id"], other["language"], other["title"], other is original
-                        )
-                    )
-            self.versions[record["id"]] = versions
-            page_key = _digest(json.dumps([record["sha"], [vars(v) for v in versions]]).encode())
-            stale = record.get("page_key") != page_key
-            if record["id"] in self.parsed or stale or not self._exists(record["page"]):
-                self.render_ids.append(record["id"])
-            record["page_key"] = page_key
-        self.feed_ids = [r["id"] for r in self.visible[:FEED_SIZE]]
-        rendered = set(self.render_ids)
-        for rid in self.render_ids + self.feed_ids:
-            if rid not in self.parsed and (rid in rendered or rid not in self.prev_feed):
+            if record["translation_of"] or rid in translations:
+                original = visible.get(record["translation_of"] or "")
+                family = [original] if original is not None else []
+                family += translations.get(record["translation_of"] or "", [])
+                family += translations.get(rid, [])
+                versions = [
+                    Translation(other["id"], other["language"], other["title"], other is original)
+                    for other in family
+                    if other["id"] != rid
+                ]
+            self.versions[rid] = versions
+            page_key = record["sha"]
+            if versions:  # the page shows the other versions' titles: they are inputs too
+                page_key = _digest(json.dumps([page_key, [vars(v) for v in versions]]).encode())
+            if rid in self.pages or record.get("page_key") != page_key:
+                self.render_ids.add(rid)
+            elif not self.exists(record["page"]):
+                self.render_ids.add(rid)
+            if rid in self.render_ids and (versions or rid not in self.pages):
                 self._reparse(rid)
+            record["page_key"] = page_key
+        for record in self.visible[:TOP_SIZE]:
+            rid = record["id"]
+            if rid not in self.bodies:
+                if rid in self.prev_top:
+                    record["description"], self.bodies[rid] = self.prev_top[rid]
+                else:
+                    self._reparse(rid)
 
     def _reparse(self, rid: str) -> None:
-        """Parse an unchanged source again (its page must be re-rendered)."""
-        entry = self.source_of[rid]
-        path = Path(entry["abs"])
-        release = self._parse(path.read_bytes(), entry["name"], path)
-        if release is not None:
-            self.parsed[rid] = (release, body_parts(release))
+        """Parse a source again here (its page needs what a worker did not know)."""
+        record = self.records[rid]
+        name, src = record["name"], record["src"]
+        try:
+            with open(src, "rb") as handle:
+                release, body, _images = _Reader(self.ctx).parse(handle.read(), name, src)
+        except ReleaseErrors as exc:
+            self.errors.extend(exc.errors)
+            return
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror})"
+            self.errors.append(ReleaseError(name, "file", problem, "check the file"))
+            return
+        self.parsed[rid] = (release, body)
+        self.bodies[rid] = body.html
+        record["description"] = website.description_of(release, body.text)
 
-    def _exists(self, rel: str) -> bool:
-        return rel in self.prev_outputs and os.path.exists(self.out / rel)
+    def page(self, rid: str) -> bytes:
+        """The page of a release that must be rendered."""
+        versions = self.versions[rid]
+        if not versions and rid in self.pages:
+            return self.pages[rid]
+        release, body = self.parsed[rid]
+        return website.render_page(release, body, self.ctx, versions).encode()
+
+    def exists(self, rel: str) -> bool:
+        """Whether an output of the last build is still there (its folder is, at least).
+
+        One listing per folder instead of a stat per page keeps a 10,000-page rebuild fast.
+        """
+        if rel not in self.prev_outputs:
+            return False
+        folder, _, leaf = rel.rpartition("/")
+        if folder:
+            parent, _, leaf = folder.rpartition("/")
+        else:
+            parent = ""
+        names = self._folders.get(parent)
+        if names is None:
+            try:
+                names = set(os.listdir(self.out / parent))
+            except OSError:
+                names = set()
+            self._folders[parent] = names
+        return leaf in names
 
 
 class _Build:
@@ -408,6 +495,7 @@ class _Build:
         self.listing: dict[str, str] = {}
         self.report = BuildReport(releases=len(plan.visible))
         self.report.held = len(plan.records) - len(plan.visible)
+        self.report.parsed = len(set(plan.pages) | set(plan.parsed))
         self.pool = ThreadPoolExecutor(WRITE_THREADS)
         self.pending: list[Future[None]] = []
 
@@ -423,7 +511,6 @@ class _Build:
         self._write_manifest()
         self.report.written = len(self.report.written_paths)
         self.report.removed = len(self.report.removed_paths)
-        self.report.parsed = len(self.plan.parsed)
         return self.report
 
     def emit(self, rel: str, data: bytes) -> None:
@@ -448,26 +535,20 @@ class _Build:
 
     def _release_pages(self) -> None:
         plan = self.plan
-        render = set(plan.render_ids)
         for record in plan.visible:
-            rid = record["id"]
-            if rid in render:
-                release, body = plan.parsed[rid]
-                page = website.render_page(release, body, self.ctx, plan.versions[rid])
-                self.emit(record["page"], page.encode())
+            if record["id"] in plan.render_ids:
+                self.emit(record["page"], plan.page(record["id"]))
             else:
                 self.keep(record["page"])
-            for absolute, file_name, mtime_ns, size in plan.source_of[rid]["images"]:
+            for absolute, file_name, mtime_ns, size in record["images"]:
                 rel = f"{record['path']}{file_name}"
                 sig = f"file:{mtime_ns}:{size}:{absolute}"
+                if plan.prev_outputs.get(rel) == sig and plan.exists(rel):
+                    self.keep(rel)
+                    continue
                 self.outputs[rel] = sig
-                if plan.prev_outputs.get(rel) == sig and os.path.exists(self.out / rel):
-                    self.report.unchanged += 1
-                else:
-                    self.report.written_paths.append(rel)
-                    self.pending.append(
-                        self.pool.submit(copy_atomic, Path(absolute), self.out / rel)
-                    )
+                self.report.written_paths.append(rel)
+                self.pending.append(self.pool.submit(copy_atomic, Path(absolute), self.out / rel))
 
     def _listings(self) -> None:
         plan, ctx = self.plan, self.ctx
@@ -475,10 +556,20 @@ class _Build:
         language = _majority_language(visible)
         categories: dict[str, list[dict[str, Any]]] = defaultdict(list)
         months: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        folder_of: dict[str, str] = {}
         for record in visible:
-            if record["category"]:
-                categories[category_path(record["category"])].append(record)
+            if name := record["category"]:
+                if name not in folder_of:
+                    folder_of[name] = category_path(name)
+                categories[folder_of[name]].append(record)
             months[f"archive/{record['month']}/"].append(record)
+        for folder, items in categories.items():
+            self._list_page(folder, items[0]["category"], items)
+        month_folders = sorted(months, reverse=True)
+        for folder in month_folders:
+            items = months[folder]
+            heading = website.month_name(folder[8:-1], _majority_language(items))
+            self._list_page(folder, heading, items)
         category_links = sorted(
             (
                 {"name": items[0]["category"], "path": folder, "count": len(items)}
@@ -486,51 +577,40 @@ class _Build:
             ),
             key=lambda c: (str(c["name"]).casefold(), c["path"]),
         )
-        month_links = [
-            {"name": month_name(folder[8:-1], language), "path": folder, "count": len(items)}
-            for folder, items in sorted(months.items(), reverse=True)
-        ]
-        for folder, items in categories.items():
-            self._list_page(folder, items[0]["category"], items)
-        for folder, items in months.items():
-            self._list_page(folder, month_name(folder[8:-1], _majority_language(items)), items)
+        archive = website.archive_years([(f, len(months[f])) for f in month_folders], language)
+        latest = website.labels_for(language)["latest"]
         index = website.render_listing(
             ctx,
             "website/index.html",
             "index.html",
             language,
-            website.labels_for(language)["latest"],
+            latest,
             visible[:INDEX_SIZE],
             categories=category_links,
-            months=month_links,
+            archive=archive,
         )
         self.emit("index.html", index.encode())
-        feed_items = [(r, self._feed_content(r["id"])) for r in visible[:FEED_SIZE]]
+        feed_items = [(r, plan.bodies[r["id"]]) for r in visible[:FEED_SIZE]]
         self.emit("feed.xml", atom_feed(ctx, feed_items, language))
         folders = [(folder, items[0]["date"]) for folder, items in categories.items()]
-        folders += [(folder, items[0]["date"]) for folder, items in sorted(months.items())]
+        folders += [(folder, months[folder][0]["date"]) for folder in month_folders]
         self.emit("sitemap.xml", sitemap(ctx, visible, folders))
         env = ctx.templates.html
         assert env.loader is not None
-        css = env.loader.get_source(env, "website/style.css")[0]
-        self.emit("style.css", css.encode())
+        self.emit("style.css", env.loader.get_source(env, "website/style.css")[0].encode())
 
     def _list_page(self, folder: str, heading: str, items: list[dict[str, Any]]) -> None:
         rel = f"{folder}index.html"
         language = _majority_language(items)
         key = _digest("\0".join([heading, language, *(r["sig"] for r in items)]).encode())
         self.listing[rel] = key
-        if self.plan.prev_listing.get(rel) == key and self.plan._exists(rel):
+        if self.plan.prev_listing.get(rel) == key and self.plan.exists(rel):
             self.keep(rel)
             return
         html = website.render_listing(
             self.ctx, "website/category.html", rel, language, heading, items
         )
         self.emit(rel, html.encode())
-
-    def _feed_content(self, rid: str) -> str:
-        parsed = self.plan.parsed.get(rid)
-        return parsed[1].html if parsed is not None else self.plan.prev_feed[rid]
 
     def _remove_stale(self) -> None:
         root = os.path.abspath(self.out)
@@ -553,14 +633,20 @@ class _Build:
 
     def _write_manifest(self) -> None:
         plan = self.plan
+        row = operator.itemgetter(*ROW)
+        rows = []
+        for record in plan.records.values():
+            record["page_sig"] = self.outputs.pop(record["page"], None)
+            rows.append(row(record))
+        top = {r["id"]: [r["description"], plan.bodies[r["id"]]] for r in plan.visible[:TOP_SIZE]}
         manifest = {
             "format": MANIFEST_FORMAT,
             "render_key": plan.key,
-            "sources": plan.sources,
-            "releases": plan.records,
+            "started_ns": plan.started_ns,
+            "releases": rows,
             "outputs": self.outputs,
             "listing": self.listing,
-            "feed": {rid: self._feed_content(rid) for rid in plan.feed_ids},
+            "top": top,
         }
         data = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode()
         write_atomic(self.out / MANIFEST_NAME, data)
@@ -572,8 +658,17 @@ def _read_manifest(out: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        return {}
+        return {}  # an unreadable or older manifest: build everything, write what changed
     return data
+
+
+def _stat_matches(src: str, row: dict[str, Any]) -> bool:
+    try:
+        stat = os.stat(src)
+    except OSError:
+        return False
+    same = (stat.st_mtime_ns, stat.st_size) == (row["mtime_ns"], row["size"])
+    return same and _images_unchanged(row["images"])
 
 
 def _images_unchanged(images: list[list[Any]]) -> bool:

@@ -81,6 +81,11 @@ def k_group(group_id: str) -> str:
     return f"{PREFIX}:group:{group_id}"
 
 
+def k_rate(name: str) -> str:
+    """A rate limiter's log (the whole bot, or one chat)."""
+    return f"{PREFIX}:rate:{name}"
+
+
 K_RELEASES = f"{PREFIX}:releases"
 K_SCHEDULE = f"{PREFIX}:schedule"
 K_ACTIVE = f"{PREFIX}:active"  # "release_id channel" pairs with pending work

@@ -4,12 +4,16 @@ The text is `templates/telegram/message.html` (the bold title, the date, the led
 source and a link to the web page), split at paragraph, sentence or word boundaries into as many
 messages as it needs. Each image follows as a photo with its caption (at most 1024 characters);
 a local image is named by its absolute path so the deliverer uploads it once and reuses the
-file_id.
+file_id. The body's sanitised HTML is rewritten into Telegram's small tag set first
+(`to_telegram_html`): headings become bold lines, lists bullet lines, tables text rows.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,11 +23,7 @@ from publisher.channels.base import Channel
 from publisher.errors import RenderError
 from publisher.release import Image, Release
 from publisher.render import BodyParts, RenderContext, markdown_to_html
-from publisher.splitters.telegram_html import (
-    split_telegram_html,
-    to_telegram_html,
-    unsupported_tags,
-)
+from publisher.splitters.telegram_html import split_telegram_html, unsupported_tags
 
 # Words around the release's own text, in its language (an Arabic line that starts with a
 # Latin label would be laid out left to right by Telegram's clients).
@@ -111,3 +111,231 @@ def _check_tags(text: str, template: str) -> None:
         raise RenderError(
             "telegram", f"the template writes {tags}, which Telegram does not accept", template
         )
+
+
+def to_telegram_html(safe_html: str) -> str:
+    """Sanitised body HTML as Telegram HTML: its tags only, blocks as lines and blank lines."""
+    writer = _TelegramWriter()
+    writer.feed(safe_html)
+    writer.close()
+    return writer.result()
+
+
+# Source tag -> Telegram tag; the rest of the inline tags keep only their text.
+_INLINE = {
+    "b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u", "s": "s",
+    "strike": "s", "del": "s", "code": "code", "tg-spoiler": "tg-spoiler",
+}  # fmt: skip
+_BLOCKS = {"p", "div", "table", "hr", "section", "article", "header", "footer", "figure"}
+_BLOCKS |= {"dl", "address", "figcaption", "details", "summary", "main", "aside"}
+_HEADINGS = {f"h{n}" for n in range(1, 7)}
+_VOID = {"br", "img", "hr", "wbr", "input", "meta", "link", "area", "base", "col", "embed"}
+_VOID |= {"source", "track", "param"}
+# Whose content is never text for a reader, should any reach here despite sanitising.
+_HIDDEN = {"script", "style", "iframe", "object", "noscript", "template", "svg", "math"}
+_HIDDEN |= {"head", "title", "textarea", "select", "canvas", "audio", "video"}
+_LINK_SCHEMES = ("http://", "https://", "mailto:")
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+
+
+class _TelegramWriter(HTMLParser):
+    """Walks sanitised HTML and writes Telegram HTML, following Telegram's nesting rules."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        # (source tag, Telegram tag written or None, where in `out` its start tag is)
+        self.stack: list[tuple[str, str | None, int]] = []
+        self.open: dict[str, int] = {}
+        self.lists: list[list[int]] = []  # [ordered, next number]
+        self.cells = 0
+        self.hidden = 0
+        self.pre: list[str] | None = None
+        self.pending_break = 0
+        self.pending_space = False
+        self.no_space = True  # at a line start, or right after a list marker
+        self.after_marker = False
+        self.has_text = False
+        self.newlines = 0  # newlines ending the output so far
+
+    # -- output helpers ------------------------------------------------------------------------
+
+    def _break(self, level: int) -> None:
+        if not self.after_marker:
+            self.pending_break = max(self.pending_break, level)
+
+    def _flush(self, space: bool) -> None:
+        if self.pending_break and self.has_text:
+            self.out.append("\n" * max(0, self.pending_break - self.newlines))
+            self.newlines = max(self.newlines, self.pending_break)
+            self.no_space = True
+        elif (space or self.pending_space) and not self.no_space:
+            self.out.append(" ")
+            self.newlines = 0
+        self.pending_break = 0
+        self.pending_space = False
+
+    def _text(self, escaped: str, space: bool = False) -> None:
+        self._flush(space)
+        self.out.append(escaped)
+        self.has_text = True
+        self.no_space = self.after_marker = False
+        self.newlines = 0
+
+    def _open(self, tag: str, telegram: str | None, start_tag: str = "") -> None:
+        if telegram is not None:
+            self._flush(False)
+            self.out.append(start_tag or f"<{telegram}>")
+            self.open[telegram] = self.open.get(telegram, 0) + 1
+        self.stack.append((tag, telegram, len(self.out) - 1))
+
+    def _can_open(self, telegram: str) -> bool:
+        if any(self.open.get(t) for t in ("code", "pre", telegram)):
+            return False  # Nothing nests inside code, and nothing inside itself.
+        if telegram in ("code", "pre"):
+            return not any(self.open.values())  # Code stands alone in Telegram's rules.
+        return True
+
+    # -- HTMLParser callbacks ------------------------------------------------------------------
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN:
+            self.hidden += 1
+            return
+        if self.hidden:
+            return
+        if self.pre is not None:
+            if tag == "br":
+                self.pre.append("\n")
+            return
+        attributes = dict(attrs)
+        if tag in _HEADINGS:
+            self._break(2)
+            self._open(tag, "b" if self._can_open("b") else None)
+        elif tag in _BLOCKS:
+            self._break(2)
+            if tag == "hr":
+                return
+            self.stack.append((tag, None, -1))
+        elif tag == "blockquote":
+            self._break(2)
+            self._open(tag, "blockquote" if self._can_open("blockquote") else None)
+        elif tag == "pre":
+            self._break(2)
+            self.pre = []
+        elif tag in ("ul", "ol"):
+            self._break(1 if self.lists else 2)
+            first = attributes.get("start") or "1"
+            self.lists.append([tag == "ol", int(first) if first.isdigit() else 1])
+            self.stack.append((tag, None, -1))
+        elif tag == "li":
+            self._break(1)
+            marker = "• "
+            if self.lists and self.lists[-1][0]:
+                marker = f"{self.lists[-1][1]}. "
+                self.lists[-1][1] += 1
+            indent = "   " * max(0, len(self.lists) - 1)
+            self.pending_space = False
+            self._text(indent + marker)
+            self.no_space = self.after_marker = True
+            self.stack.append((tag, None, -1))
+        elif tag == "br":
+            self._flush(False)
+            self.out.append("\n")
+            self.newlines += 1
+            self.no_space = True
+        elif tag == "tr":
+            self._break(1)
+            self.cells = 0
+            self.stack.append((tag, None, -1))
+        elif tag in ("td", "th"):
+            if self.cells:
+                self.pending_space = False
+                self._text(" | ")
+                self.no_space = True
+            self.cells += 1
+            self._open(tag, "b" if tag == "th" and self._can_open("b") else None)
+        elif tag == "img":
+            alt = _HTML_SPACE.sub(" ", attributes.get("alt") or "").strip()
+            if alt:
+                self._text(html.escape(alt, quote=False))
+        elif tag == "a":
+            href = (attributes.get("href") or "").strip()
+            if href.lower().startswith(_LINK_SCHEMES) and self._can_open("a"):
+                start_tag = f'<a href="{html.escape(href, quote=True)}">'
+                self._open(tag, "a", start_tag)
+            else:
+                self._open(tag, None)
+        elif tag in _INLINE:
+            telegram = _INLINE[tag]
+            self._open(tag, telegram if self._can_open(telegram) else None)
+        elif tag not in _VOID:
+            self.stack.append((tag, None, -1))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+            return
+        if self.hidden:
+            return
+        if tag == "pre" and self.pre is not None:
+            code = "".join(self.pre).strip("\n")
+            self.pre = None
+            if code.strip():
+                if self._can_open("pre"):
+                    self._flush(False)
+                    self.out.append(f"<pre>{html.escape(code, quote=False)}</pre>")
+                    self.has_text, self.no_space, self.newlines = True, False, 0
+                else:
+                    self._text(html.escape(code, quote=False))
+            self._break(2)
+            return
+        if self.pre is not None:
+            return
+        if not any(entry[0] == tag for entry in self.stack):
+            return
+        while self.stack:
+            source, telegram, at = self.stack.pop()
+            if telegram is not None:
+                self.open[telegram] -= 1
+                if at == len(self.out) - 1:
+                    self.out.pop()  # an element with nothing in it: leave it out
+                else:
+                    self.out.append(f"</{telegram}>")
+            if source in ("ul", "ol") and self.lists:
+                self.lists.pop()
+            if source == tag:
+                break
+        if tag in _HEADINGS or tag in _BLOCKS or tag in ("blockquote", "ul", "ol"):
+            self.after_marker = False
+            self._break(2 if tag != "ul" and tag != "ol" or not self.lists else 1)
+        elif tag in ("li", "tr"):
+            self.after_marker = False
+            self._break(1)
+
+    def handle_data(self, data: str) -> None:
+        if self.hidden:
+            return
+        if self.pre is not None:
+            self.pre.append(data)
+            return
+        text = _HTML_SPACE.sub(" ", data)
+        core = text.strip(" ")
+        if not core:
+            if text and not self.no_space:
+                self.pending_space = True
+            return
+        self._text(html.escape(core, quote=False), space=text.startswith(" "))
+        self.pending_space = text.endswith(" ")
+
+    def result(self) -> str:
+        if self.pre is not None:  # an unclosed <pre>: keep its text
+            self.handle_endtag("pre")
+        while self.stack:  # unclosed elements (sanitised HTML has none): close them all
+            self.handle_endtag(self.stack[-1][0])
+        return "".join(self.out).strip()

@@ -13,11 +13,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from babel.core import get_global
+from babel.dates import format_skeleton, get_month_names
 from feedgen.feed import FeedGenerator
 
 from publisher.channels.base import Channel
@@ -33,7 +35,6 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "home": "Home",
         "press_release": "Press release",
-        "published": "Published",
         "source": "Source",
         "links": "Related links",
         "tags": "Tags",
@@ -44,13 +45,11 @@ LABELS: dict[str, dict[str, str]] = {
         "categories": "Categories",
         "archive": "Archive",
         "feed": "Atom feed",
-        "releases_in": "Releases in",
         "no_releases": "No releases yet.",
     },
     "ar": {
         "home": "الرئيسية",
         "press_release": "بيان صحفي",
-        "published": "نُشر",
         "source": "المصدر",
         "links": "روابط ذات صلة",
         "tags": "الوسوم",
@@ -61,7 +60,6 @@ LABELS: dict[str, dict[str, str]] = {
         "categories": "التصنيفات",
         "archive": "الأرشيف",
         "feed": "خلاصة Atom",
-        "releases_in": "بيانات",
         "no_releases": "لا توجد بيانات بعد.",
     },
 }
@@ -77,22 +75,26 @@ class Translation:
     is_original: bool = False
 
 
+@lru_cache(maxsize=64)
 def labels_for(language: str) -> dict[str, str]:
     """The interface words for a language (its primary subtag), English when unknown."""
     return LABELS.get(language.split("-")[0].lower(), LABELS["en"])
 
 
+@lru_cache(maxsize=64)
 def language_name(language: str) -> str:
     """A language's name in itself ("English", "العربية"), for language switch links."""
     locale = locale_for(language)
     return locale.get_display_name(locale) or language
 
 
+@lru_cache(maxsize=64)
 def direction_of(language: str) -> str:
     """`rtl` for a right-to-left language, else `ltr`."""
     return "rtl" if locale_for(language).text_direction == "rtl" else "ltr"
 
 
+@lru_cache(maxsize=64)
 def og_locale(language: str) -> str:
     """OpenGraph's language_TERRITORY form of a BCP 47 tag (en -> en_US, ar -> ar_EG)."""
     locale = locale_for(language)
@@ -205,7 +207,7 @@ def page_context(
         "release": release,
         "body_html": body.html,
         "lang": release.language,
-        "dir": release.direction,
+        "dir": direction_of(release.language),
         "labels": labels_for(release.language),
         "page_title": f"{release.title} – {ctx.organisation}",
         "description": description,
@@ -264,11 +266,62 @@ def render_listing(
         site_url=ctx.public_url,
         site_title=ctx.organisation,
         organisation=ctx.organisation,
-        root="../" * page_path.count("/"),
+        root="../" * page_path.count("/") or "./",
         heading=heading,
         items=items,
         **extra,
     )
+
+
+def release_record(
+    release: Release, body: BodyParts, ctx: RenderContext, page_ctx: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the index, category pages, feed and sitemap need of a release (kept in the manifest).
+
+    `page_ctx`, the release page's context when it was just rendered, saves formatting twice.
+    """
+    page_ctx = page_ctx or {}
+    page = ctx.page_path(release)
+    record: dict[str, Any] = {
+        "id": release.id,
+        "title": release.title,
+        "date": release.date.isoformat(),
+        "ts": release.date.timestamp(),
+        "date_text": page_ctx.get("date_text")
+        or format_release_date(release.date, release.language),
+        "language": release.language,
+        "dir": direction_of(release.language),
+        "description": page_ctx.get("description") or description_of(release, body.text),
+        "category": release.category,
+        "month": f"{release.date:%Y/%m}",
+        "translation_of": release.translation_of,
+        "page": page,
+        "path": page.removesuffix("index.html"),
+        "url": ctx.page_url(release),
+        "web": "website" in release.channels,
+        "publish_ts": release.publish_at.timestamp() if release.publish_at else None,
+    }
+    listed = ("title", "date", "date_text", "language", "description", "category", "path")
+    signature = json.dumps([record[k] for k in listed]).encode()
+    record["sig"] = hashlib.blake2b(signature, digest_size=16).hexdigest()
+    return record
+
+
+def month_name(month: str, language: str) -> str:
+    """'2020/02' as 'February 2020' in a language."""
+    year, number = month.split("/")
+    return format_skeleton("yMMMM", date(int(year), int(number), 1), locale=locale_for(language))
+
+
+def archive_years(months: Sequence[tuple[str, int]], language: str) -> list[dict[str, Any]]:
+    """Month folders ('archive/2020/02/', count), newest first, grouped by year for the index."""
+    names = get_month_names("abbreviated", "stand-alone", locale=locale_for(language))
+    years: dict[str, list[dict[str, Any]]] = {}
+    for folder, count in months:
+        year, number = folder.split("/")[1:3]
+        month = {"name": names[int(number)], "path": folder, "count": count}
+        years.setdefault(year, []).append(month)
+    return [{"year": year, "months": items} for year, items in years.items()]
 
 
 def _xml_text(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Telegram HTML: sanitised body HTML into Telegram's tag set, and splitting into messages.
+"""Telegram HTML split into messages (4096 characters) or captions (1024).
 
 Telegram counts a message's limit (4096, a caption's 1024) in UTF-16 code units of the visible
 text, after entities are parsed and leading and trailing whitespace is trimmed; tags do not
@@ -13,13 +13,11 @@ import html
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from html.parser import HTMLParser
 from itertools import accumulate
 
 __all__ = [
     "TELEGRAM_TAGS",
     "split_telegram_html",
-    "to_telegram_html",
     "unsupported_tags",
     "utf16_len",
 ]
@@ -31,8 +29,9 @@ TELEGRAM_TAGS = frozenset(
 )  # fmt: skip
 
 # A tag (quoted attribute values may hold ">"); a character reference; the rest is text.
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});")
+_ATTRIBUTE = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # Spaces a line may break at: any whitespace but the no-break ones.
 _NO_BREAK = "\u00a0\u2007\u202f"
@@ -70,14 +69,39 @@ def split_telegram_html(telegram_html: str, limit: int) -> list[str]:
     # split() with the tag pattern's 3 groups gives: text, slash, name, attributes, text, ...
     # so text i is pieces[4 * i] and the tag after it pieces[4 * i + 1 : 4 * i + 4].
     pieces = _TAG.split(telegram_html)
-    texts = [_ENTITY.sub(_decode_entity, t) if "&" in t else t for t in pieces[::4]]
+    texts = [_decode(t) if "&" in t else t for t in pieces[::4]]
     visible = "".join(texts)
     ranges = _ranges(visible, limit)
     return _emit(pieces, texts, visible, ranges) if ranges else []
 
 
+def _decode(text: str) -> str:
+    """Text with its character references decoded (the four named ones without a regex)."""
+    named = sum(text.count(e) for e in ("&lt;", "&gt;", "&quot;", "&amp;"))
+    if named == text.count("&"):
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+        return text.replace("&amp;", "&")
+    return _ENTITY.sub(_decode_entity, text)
+
+
 def _decode_entity(m: re.Match[str]) -> str:
     return html.unescape(m.group())
+
+
+def _start_tag(name: str, attributes: str) -> str:
+    """A start tag as Telegram reads it strictly: every value quoted, escaped only as allowed."""
+    if not attributes.strip():
+        return f"<{name}>"
+    written = []
+    for m in _ATTRIBUTE.finditer(attributes):
+        key, quoted, single, bare = m.groups()
+        value = next((v for v in (quoted, single, bare) if v is not None), None)
+        if value is None:
+            written.append(f" {key.lower()}")
+        else:
+            value = _decode(value) if "&" in value else value
+            written.append(f' {key.lower()}="{html.escape(value, quote=True)}"')
+    return f"<{name}{''.join(written)}>"
 
 
 def _is_space(ch: str) -> bool:
@@ -191,18 +215,24 @@ def _emit(
     """Write each range of the visible text as balanced Telegram HTML."""
     starts = [0, *accumulate(map(len, texts))]  # where text i begins in the visible text
     escaped = [html.escape(t, quote=False) for t in texts]
+    # Tag i follows text i: (is an end tag, name, the start tag as written or "" if void).
+    tags = [
+        (bool(slash), name, "" if attrs.rstrip().endswith("/") else _start_tag(name, attrs))
+        for slash, name, attrs in zip(
+            pieces[1::4], map(str.lower, pieces[2::4]), pieces[3::4], strict=True
+        )
+    ]
     stack: list[tuple[str, str]] = []  # open tags: (name, start tag as written)
     parts: list[str] = []
     done = 0  # tags before this index are applied to the stack
 
     def apply(index: int, out: list[str] | None) -> None:
-        slash, name, attributes = pieces[4 * index + 1 : 4 * index + 4]
-        name = name.lower()
-        if not slash:
-            if not attributes.rstrip().endswith("/"):  # Telegram has no void tags
-                stack.append((name, f"<{name}{attributes}>"))
+        is_end, name, start_tag = tags[index]
+        if not is_end:
+            if start_tag:  # Telegram has no void tags: a self-closed one carries nothing
+                stack.append((name, start_tag))
                 if out is not None:
-                    out.append(stack[-1][1])
+                    out.append(start_tag)
             return
         depth = len(stack) - 1
         while depth >= 0 and stack[depth][0] != name:
@@ -225,7 +255,15 @@ def _emit(
         else:
             out.append(html.escape(visible[low : starts[first + 1]], quote=False))
             for index in range(first, last):
-                apply(index, out)
+                is_end, name, start_tag = tags[index]
+                if is_end and stack and stack[-1][0] == name:  # the usual case, inline
+                    stack.pop()
+                    out.append(f"</{name}>")
+                elif not is_end and start_tag:
+                    stack.append((name, start_tag))
+                    out.append(start_tag)
+                else:
+                    apply(index, out)
                 if index + 1 < last:
                     out.append(escaped[index + 1])
             out.append(html.escape(visible[starts[last] : high], quote=False))
@@ -233,229 +271,3 @@ def _emit(
         out.extend(f"</{name}>" for name, _start_tag in reversed(stack))
         parts.append("".join(out))
     return parts
-
-
-def to_telegram_html(safe_html: str) -> str:
-    """Sanitised body HTML as Telegram HTML: its tags only, blocks as lines and blank lines."""
-    writer = _TelegramWriter()
-    writer.feed(safe_html)
-    writer.close()
-    return writer.result()
-
-
-# Source tag -> Telegram tag; the rest of the inline tags keep only their text.
-_INLINE = {
-    "b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u", "s": "s",
-    "strike": "s", "del": "s", "code": "code", "tg-spoiler": "tg-spoiler",
-}  # fmt: skip
-_BLOCKS = {"p", "div", "table", "hr", "section", "article", "header", "footer", "figure"}
-_BLOCKS |= {"dl", "address", "figcaption", "details", "summary", "main", "aside"}
-_HEADINGS = {f"h{n}" for n in range(1, 7)}
-_VOID = {"br", "img", "hr", "wbr", "input", "meta", "link", "area", "base", "col", "embed"}
-_VOID |= {"source", "track", "param"}
-# Whose content is never text for a reader, should any reach here despite sanitising.
-_HIDDEN = {"script", "style", "iframe", "object", "noscript", "template", "svg", "math"}
-_HIDDEN |= {"head", "title", "textarea", "select", "canvas", "audio", "video"}
-_LINK_SCHEMES = ("http://", "https://", "mailto:")
-_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
-
-
-class _TelegramWriter(HTMLParser):
-    """Walks sanitised HTML and writes Telegram HTML, following Telegram's nesting rules."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.stack: list[tuple[str, str | None]] = []  # (source tag, Telegram tag written)
-        self.open: dict[str, int] = {}
-        self.lists: list[list[int]] = []  # [ordered, next number]
-        self.cells = 0
-        self.hidden = 0
-        self.pre: list[str] | None = None
-        self.pending_break = 0
-        self.pending_space = False
-        self.no_space = True  # at a line start, or right after a list marker
-        self.after_marker = False
-        self.has_text = False
-        self.newlines = 0  # newlines ending the output so far
-
-    # -- output helpers ------------------------------------------------------------------------
-
-    def _break(self, level: int) -> None:
-        if not self.after_marker:
-            self.pending_break = max(self.pending_break, level)
-
-    def _flush(self, space: bool) -> None:
-        if self.pending_break and self.has_text:
-            self.out.append("\n" * max(0, self.pending_break - self.newlines))
-            self.newlines = max(self.newlines, self.pending_break)
-            self.no_space = True
-        elif (space or self.pending_space) and not self.no_space:
-            self.out.append(" ")
-            self.newlines = 0
-        self.pending_break = 0
-        self.pending_space = False
-
-    def _text(self, escaped: str, space: bool = False) -> None:
-        self._flush(space)
-        self.out.append(escaped)
-        self.has_text = True
-        self.no_space = self.after_marker = False
-        self.newlines = 0
-
-    def _open(self, tag: str, telegram: str | None, start_tag: str = "") -> None:
-        if telegram is not None:
-            self._flush(False)
-            self.out.append(start_tag or f"<{telegram}>")
-            self.open[telegram] = self.open.get(telegram, 0) + 1
-        self.stack.append((tag, telegram))
-
-    def _can_open(self, telegram: str) -> bool:
-        if any(self.open.get(t) for t in ("code", "pre", telegram)):
-            return False  # Nothing nests inside code, and nothing inside itself.
-        if telegram in ("code", "pre"):
-            return not any(self.open.values())  # Code stands alone in Telegram's rules.
-        return True
-
-    # -- HTMLParser callbacks ------------------------------------------------------------------
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN:
-            self.hidden += 1
-            return
-        if self.hidden:
-            return
-        if self.pre is not None:
-            if tag == "br":
-                self.pre.append("\n")
-            return
-        attributes = dict(attrs)
-        if tag in _HEADINGS:
-            self._break(2)
-            self._open(tag, "b" if self._can_open("b") else None)
-        elif tag in _BLOCKS:
-            self._break(2)
-            if tag == "hr":
-                return
-            self.stack.append((tag, None))
-        elif tag == "blockquote":
-            self._break(2)
-            self._open(tag, "blockquote" if self._can_open("blockquote") else None)
-        elif tag == "pre":
-            self._break(2)
-            self.pre = []
-        elif tag in ("ul", "ol"):
-            self._break(1 if self.lists else 2)
-            first = attributes.get("start") or "1"
-            self.lists.append([tag == "ol", int(first) if first.isdigit() else 1])
-            self.stack.append((tag, None))
-        elif tag == "li":
-            self._break(1)
-            marker = "• "
-            if self.lists and self.lists[-1][0]:
-                marker = f"{self.lists[-1][1]}. "
-                self.lists[-1][1] += 1
-            indent = "   " * max(0, len(self.lists) - 1)
-            self.pending_space = False
-            self._text(indent + marker)
-            self.no_space = self.after_marker = True
-            self.stack.append((tag, None))
-        elif tag == "br":
-            self._flush(False)
-            self.out.append("\n")
-            self.newlines += 1
-            self.no_space = True
-        elif tag == "tr":
-            self._break(1)
-            self.cells = 0
-            self.stack.append((tag, None))
-        elif tag in ("td", "th"):
-            if self.cells:
-                self.pending_space = False
-                self._text(" | ")
-                self.no_space = True
-            self.cells += 1
-            self._open(tag, "b" if tag == "th" and self._can_open("b") else None)
-        elif tag == "img":
-            alt = _HTML_SPACE.sub(" ", attributes.get("alt") or "").strip()
-            if alt:
-                self._text(html.escape(alt, quote=False))
-        elif tag == "a":
-            href = (attributes.get("href") or "").strip()
-            if href.lower().startswith(_LINK_SCHEMES) and self._can_open("a"):
-                start_tag = f'<a href="{html.escape(href, quote=True)}">'
-                self._open(tag, "a", start_tag)
-            else:
-                self._open(tag, None)
-        elif tag in _INLINE:
-            telegram = _INLINE[tag]
-            self._open(tag, telegram if self._can_open(telegram) else None)
-        elif tag not in _VOID:
-            self.stack.append((tag, None))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
-            self.handle_endtag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN:
-            self.hidden = max(0, self.hidden - 1)
-            return
-        if self.hidden:
-            return
-        if tag == "pre" and self.pre is not None:
-            code = "".join(self.pre).strip("\n")
-            self.pre = None
-            if code.strip():
-                if self._can_open("pre"):
-                    self._flush(False)
-                    self.out.append(f"<pre>{html.escape(code, quote=False)}</pre>")
-                    self.has_text, self.no_space, self.newlines = True, False, 0
-                else:
-                    self._text(html.escape(code, quote=False))
-            self._break(2)
-            return
-        if self.pre is not None:
-            return
-        if not any(entry[0] == tag for entry in self.stack):
-            return
-        while self.stack:
-            source, telegram = self.stack.pop()
-            if telegram is not None:
-                self.out.append(f"</{telegram}>")
-                self.open[telegram] -= 1
-            if source in ("ul", "ol") and self.lists:
-                self.lists.pop()
-            if source == tag:
-                break
-        if tag in _HEADINGS or tag in _BLOCKS or tag in ("blockquote", "ul", "ol"):
-            self.after_marker = False
-            self._break(2 if tag != "ul" and tag != "ol" or not self.lists else 1)
-        elif tag in ("li", "tr"):
-            self.after_marker = False
-            self._break(1)
-
-    def handle_data(self, data: str) -> None:
-        if self.hidden:
-            return
-        if self.pre is not None:
-            self.pre.append(data)
-            return
-        text = _HTML_SPACE.sub(" ", data)
-        core = text.strip(" ")
-        if not core:
-            if text and not self.no_space:
-                self.pending_space = True
-            return
-        self._text(html.escape(core, quote=False), space=text.startswith(" "))
-        self.pending_space = text.endswith(" ")
-
-    def result(self) -> str:
-        if self.pre is not None:  # an unclosed <pre>: keep its text
-            self.handle_endtag("pre")
-        while self.stack:
-            _source, telegram = self.stack.pop()
-            if telegram is not None:
-                self.out.append(f"</{telegram}>")
-        return "".join(self.out).strip()

@@ -35,6 +35,7 @@ URL_WEIGHT: int = _OPTIONS["transformed_url_length"]
 EMOJI_WEIGHT: int = _OPTIONS["default_weight"] // _OPTIONS["scale"]
 ELLIPSIS = "…"
 LINK_JOINER = "\n\n"
+SENTENCE_WINDOW = 2048  # characters of a paragraph split into sentences at a time
 
 
 def _heavy_pattern() -> re.Pattern[str]:
@@ -76,22 +77,32 @@ def exact_weight(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
-def _measure(text: str) -> tuple[int, bool]:
-    """Weight of one word (no breakable space inside) and whether parse_tweet measured it."""
+def _measure(text: str, at_start: bool = False) -> tuple[int, bool]:
+    """Weight of one word (no breakable space inside) and whether parse_tweet measured it.
+
+    A word is measured after a space, where it stands in a post: twitter-text finds some URLs
+    at the very start of a text that it does not find after a space ("مd.et").
+    """
     if SLACK.search(text):
-        return exact_weight(text), True
+        if at_start:
+            return exact_weight(text), True
+        return exact_weight(" " + text) - 1, True
     return len(text) + len(HEAVY.findall(text)), False
 
 
 @lru_cache(maxsize=512)
-def weighted_length(text: str) -> int:
-    """The weighted length of a text (exact; cheap for text without URLs or compound emoji)."""
+def weighted_length(text: str, at_start: bool = True) -> int:
+    """The weighted length of a text (exact; cheap for text without URLs or compound emoji).
+
+    `at_start=False` counts it as it weighs after a space inside a post.
+    """
     total = 0
     pos = 0
     for gap in BREAKABLE_SPACE.finditer(text):
-        total += _measure(text[pos : gap.start()])[0] + _measure(gap.group())[0]
+        total += _measure(text[pos : gap.start()], at_start and pos == 0)[0]
+        total += _measure(gap.group())[0]
         pos = gap.end()
-    return total + _measure(text[pos:])[0]
+    return total + _measure(text[pos:], at_start and pos == 0)[0]
 
 
 def _joiner(space: str) -> str:
@@ -120,9 +131,8 @@ class _Sentence:
         self.reweigh()
 
     def reweigh(self) -> None:
-        self.weight = sum(p.weight + len(p.joiner) for p in self.pieces) - len(
-            self.pieces[0].joiner
-        )
+        joiners = sum(len(p.joiner) for p in self.pieces[1:])
+        self.weight = sum(p.weight for p in self.pieces) + joiners
 
 
 def _units(word: str) -> tuple[list[bool], list[int]]:
@@ -195,25 +205,46 @@ def _hard_cut(word: str, budget: int) -> int:
         limit -= weight - budget
 
 
-def _sentence_spans(paragraph: str) -> Iterator[tuple[str, str]]:
-    """(sentence, whitespace before it) for each sentence of a paragraph, losing no character."""
+def _sentence_starts(text: str) -> list[int]:
+    """Where each sentence of `text` starts (publisher.render.sentences finds them)."""
+    starts: list[int] = []
     pos = 0
-    starts = []
-    for part in sentences(paragraph):
-        found = paragraph.find(part, pos)
-        if found < 0:  # cannot happen with a splitter that returns substrings in order
-            starts = [0]
-            break
+    for part in sentences(text):
+        found = text.find(part, pos)
+        if found < 0:  # cannot happen: the splitter returns substrings in order
+            return [0]
         starts.append(found)
         pos = found + len(part)
-    before = ""
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else len(paragraph)
-        chunk = paragraph[start:end]
-        text = chunk.rstrip()
-        if text:
-            yield text, before
-        before = chunk[len(text) :]
+    return starts or [0]
+
+
+def _sentence_spans(paragraph: str) -> Iterator[tuple[str, str]]:
+    """(sentence, whitespace before it) for each sentence of a paragraph, losing no character.
+
+    A long paragraph is read a window at a time, so a thread of five posts never splits a
+    whole 5,000-word body into sentences. The last sentence of a window may run past it, so
+    the next window starts there.
+    """
+    pos, before, window = 0, "", SENTENCE_WINDOW
+    while pos < len(paragraph):
+        end = min(len(paragraph), pos + window)
+        chunk = paragraph[pos:end]
+        starts = _sentence_starts(chunk)
+        if end < len(paragraph):
+            if len(starts) < 2:
+                window *= 2  # one sentence longer than the window: read further
+                continue
+            complete, pos = starts[:-1], pos + starts[-1]
+        else:
+            complete, pos = starts, end
+        for index, start in enumerate(complete):
+            stop = starts[index + 1] if index + 1 < len(starts) else len(chunk)
+            piece = chunk[start:stop]
+            text = piece.rstrip()
+            if text:
+                yield text, before
+            before = piece[len(text) :]
+        window = SENTENCE_WINDOW
 
 
 def _sentence_of(text: str, joiner: str) -> _Sentence:
@@ -237,7 +268,8 @@ def _sentences(blocks: list[list[str]], breaks: bool) -> Iterator[_Sentence]:
         block_start = True
         for paragraph in block:
             paragraph_start = True
-            for text, before in _sentence_spans(clean_text(paragraph)):
+            for raw, before in _sentence_spans(paragraph):
+                text = clean_text(raw)
                 joiner = "\n\n" if paragraph_start else _joiner(before)
                 sentence = _sentence_of(text, "" if first else joiner)
                 if not sentence.pieces:
@@ -268,6 +300,7 @@ Cursor = tuple[int, int]  # (sentence index, piece index within it)
 
 @dataclass
 class _Post:
+    lead: str  # what stands before the text in the post: the numbering, or nothing
     parts: list[str] = field(default_factory=list)
     weight: int = 0
     recount: bool = False  # a measured piece is glued to a neighbour: count the whole post
@@ -276,6 +309,8 @@ class _Post:
     def add(self, piece: _Piece, joiner: str) -> None:
         if not self.parts:
             joiner = ""
+            # Measured after a space; at the very start of a post it may weigh otherwise.
+            self.recount = self.recount or (piece.measured and not self.lead)
         elif not joiner and (piece.measured or (self.last is not None and self.last.measured)):
             self.recount = True
         self.parts.append(joiner + piece.text)
@@ -287,9 +322,11 @@ class _Post:
         return "".join(self.parts)
 
 
-def _fill(stream: _Stream, start: Cursor, budget: int, words: bool) -> tuple[_Post, Cursor]:
+def _fill(
+    stream: _Stream, start: Cursor, budget: int, words: bool, lead: str
+) -> tuple[_Post, Cursor]:
     """Fill one post from `start`: whole sentences, then words; `words` fills to the last word."""
-    post = _Post()
+    post = _Post(lead)
     s, p = start
     while stream.has(s):
         sentence = stream.sentences[s]
@@ -331,16 +368,18 @@ def _fill(stream: _Stream, start: Cursor, budget: int, words: bool) -> tuple[_Po
     return post, (s, p)
 
 
-def _fill_checked(stream: _Stream, start: Cursor, budget: int, words: bool) -> tuple[_Post, Cursor]:
+def _fill_checked(
+    stream: _Stream, start: Cursor, budget: int, words: bool, lead: str
+) -> tuple[_Post, Cursor]:
     """`_fill`, then count the post whole when the cheap sum cannot be trusted."""
     while True:
-        post, end = _fill(stream, start, budget, words)
-        if not post.recount or budget <= 1:
+        post, end = _fill(stream, start, budget, words, lead)
+        if not post.recount:
             return post, end
-        over = exact_weight(post.text) - budget
-        if over <= 0:
+        post.weight = exact_weight(lead + post.text) - len(lead)
+        if post.weight <= budget or budget <= 1:
             return post, end
-        budget -= over
+        budget -= post.weight - budget
 
 
 def pack_thread(
@@ -358,17 +397,19 @@ def pack_thread(
     ValueError when the link leaves no room for text.
     """
     link = clean_text(link).strip()
-    link_weight = weighted_length(link)
+    link_weight = weighted_length(link, at_start=False)
     reserve = len(f"{max_posts}/{max_posts} ") if max_posts > 1 else 0
     room = limit - reserve - _cut_cost(link_weight)
     if room < 1:
         raise ValueError(f"the link to the release page weighs {link_weight}/{limit}")
-    single, cut = _pack([first + body], link, link_weight, 1, limit, False)
-    if not cut or max_posts == 1:
-        return single, cut
-    posts, cut = _pack([first, body], link, link_weight, max_posts, limit - reserve, True)
-    if len(posts) == 1:
-        return posts, cut
+    single, single_cut = _pack([first + body], link, link_weight, 1, limit, "")
+    if not single_cut or max_posts == 1:
+        return single, single_cut
+    # Count as if every post had the widest numbering: it is ASCII, so it weighs its length.
+    lead = "0" * (reserve - 1) + " "
+    posts, cut = _pack([first, body], link, link_weight, max_posts, limit - reserve, lead)
+    if len(posts) == 1:  # cannot happen: what did not fit one post cannot fit a smaller one
+        return single, single_cut
     return [f"{n}/{len(posts)} {text}" for n, text in enumerate(posts, 1)], cut
 
 
@@ -383,14 +424,14 @@ def _pack(
     link_weight: int,
     max_posts: int,
     budget: int,
-    breaks: bool,
+    lead: str,
 ) -> tuple[list[str], bool]:
-    stream = _Stream(_sentences(blocks, breaks))
+    stream = _Stream(_sentences(blocks, breaks=bool(lead)))
     link_cost = len(LINK_JOINER) + link_weight
     posts: list[str] = []
     cursor: Cursor = (0, 0)
     for index in range(max_posts):
-        post, end = _fill_checked(stream, cursor, budget, words=False)
+        post, end = _fill_checked(stream, cursor, budget, False, lead)
         done = not stream.has(end[0])
         if done and post.weight + (link_cost if post.parts else link_weight) <= budget:
             posts.append(_with_link(post.text, link))
@@ -398,12 +439,12 @@ def _pack(
         if index < max_posts - 1:
             if done:
                 # Everything fits but the link: leave room for it and move the rest on.
-                post, end = _fill_checked(stream, cursor, budget - link_cost, words=False)
+                post, end = _fill_checked(stream, cursor, budget - link_cost, False, lead)
             posts.append(post.text)
             cursor = end
             continue
         # The last post allowed: as many words as fit, then "…" and the link.
-        post, end = _fill_checked(stream, cursor, budget - _cut_cost(link_weight), words=True)
+        post, end = _fill_checked(stream, cursor, budget - _cut_cost(link_weight), True, lead)
         glued = post.last is not None and not post.last.measured
         # A measured last word may be a URL, which "…" glued to it could lengthen.
         text = post.text + (ELLIPSIS if glued else " " + ELLIPSIS) if post.parts else ELLIPSIS

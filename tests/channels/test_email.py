@@ -7,6 +7,7 @@ import re
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from publisher.channels.email import (
     qp_encode,
     top_level_blocks,
 )
+from publisher.errors import RenderError
 from publisher.release import Release, release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts
 from publisher.settings import get_settings
@@ -246,14 +248,35 @@ def test_hostile_body_html_is_defused(ctx: RenderContext, hostile: str, visible:
     assert visible in "".join(check_html(page).text)
 
 
-def test_markdown_javascript_link_stays_text(ctx: RenderContext) -> None:
+def test_overriding_templates_can_restyle_but_not_alter_the_unsubscribe_url(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "email"
+    folder.mkdir()
+    (folder / "subject.txt").write_text("[Press] {{ subject }}\n")
+    ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))
+    payload = render(make_release(), ctx)
+    assert (
+        parse(payload["mime"])["Subject"]
+        == "[Press] Assad regime kills dozens of civilians in Idlib"
+    )
+    (folder / "body.txt").write_text(
+        "{{ body_text }}\nUnsubscribe: {{ unsubscribe_url | lower }}\n"
+    )
+    ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))  # Jinja caches
+    with pytest.raises(RenderError, match="unsubscribe URL"):
+        render(make_release(), ctx)
+
+
+def test_markdown_javascript_link_keeps_its_text_only(ctx: RenderContext) -> None:
     text, page = parts(
         parse(render(make_release(body="[innocent](javascript:alert(1))"), ctx)["mime"])
     )
     html = check_html(page)
-    assert not [h for h in html.hrefs if not h.startswith("https://")]
-    assert "[innocent](javascript:alert(1))" in "".join(html.text)  # shown, never linked
-    assert "[innocent](javascript:alert(1))" in text
+    assert not [h for h in html.hrefs if h and not h.startswith("https://")]
+    assert "innocent" in "".join(html.text)
+    assert "javascript:" not in page and "javascript:" not in text
+    assert "innocent" in text
 
 
 def test_arabic_release_is_right_to_left(ctx: RenderContext) -> None:
@@ -326,6 +349,38 @@ def test_long_release_keeps_text_whole_and_cuts_html_at_a_block(ctx: RenderConte
 
 
 @pytest.mark.parametrize(
+    ("fields", "kept"),
+    [
+        ({"body": "قتل عشرات المدنيين في إدلب. " * 8 + "\n\n"} | {"language": "ar"}, "إدلب"),
+        ({"body": "One endless paragraph " * 8_000}, None),
+        ({"body": "1. item `<b>` and <i>html</i>\n   > quoted\n\nBetween.\n\n" * 3_000}, "quoted"),
+        ({"body": "```\n" + "<p>code</p>\n" * 12_000 + "```\n\nAfter."}, None),
+    ],
+)
+def test_html_cut_keeps_markup_whole(
+    ctx: RenderContext, fields: dict[str, Any], kept: str | None
+) -> None:
+    if fields.get("language") == "ar":  # 60 KB of Arabic is 180 KB quoted-printable
+        fields = {**fields, "body": fields["body"] * 400}
+    release = make_release(**fields)
+    payload = render(release, ctx)
+    msg = parse(payload["mime"])
+    text, page = parts(msg)
+    assert body_parts(release).text in text
+    assert payload["html_truncated"] is True
+    assert len(str(list(msg.iter_parts())[1].get_payload())) <= 102_000
+    checker = check_html(page)
+    assert f"{PUBLIC_URL}/releases/{release.id}/" in checker.hrefs
+    more = page.index('<p class="more"')
+    assert page[:more].rstrip().endswith("</div>")
+    if kept is None:  # a first block too long to fit: only the link remains
+        assert page[:more].split('<div class="body">', 1)[1].strip() == "</div>"
+    else:
+        assert kept in page[:more]
+    assert_lines_fit(payload["mime"].encode("ascii"))
+
+
+@pytest.mark.parametrize(
     ("to", "name", "address"),
     [
         ("zoe@example.com", "", "zoe@example.com"),
@@ -394,6 +449,8 @@ def test_personalize_takes_str_or_bytes_and_keeps_the_rest(ctx: RenderContext) -
         {"to": "a@example.com\r\nBcc: victim@example.com"},
         {"to": "Eve\n <a@example.com>"},
         {"to": "not an address"},
+        {"to": "a@example.com, b@example.com"},
+        {"unsubscribe_url": "https://press.example.org/" + "u" * 900},
         {"unsubscribe_url": "https://press.example.org/u\r\nBcc: victim@example.com"},
         {"unsubscribe_url": "javascript:alert(1)"},
         {"unsubscribe_url": "https://press.example.org/u>, <mailto:x@y>"},

@@ -95,7 +95,8 @@ class ThreadedAioServer:
 
         self._thread = threading.Thread(target=run, name=f"{type(self).__name__}", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        if not ready.wait(10) and not failure:
+            failure.append(TimeoutError(f"{type(self).__name__} did not start within 10 s"))
         if failure:
             self._thread.join()
             self._thread = None

@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -43,7 +43,9 @@ class ReceivedMail:
     @property
     def message(self) -> EmailMessage:
         """The message parsed with the modern `email.policy.default`."""
-        return cast(EmailMessage, email.message_from_bytes(self.data, policy=email.policy.default))
+        message = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
 
 
 class _Handler:

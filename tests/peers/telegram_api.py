@@ -224,7 +224,7 @@ class FakeBotAPI(ThreadedAioServer):
         self._stopping = False
         self._format_cache: dict[tuple[str | None, str], _Formatted | _ApiError] = {}
         self._commands: list[dict[str, Any]] = []
-        self._handlers: dict[str, Callable[[int | str | None, dict[str, Any]], Any]] = {
+        self._handlers: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
             "getme": lambda _k, _p: self.bot_user,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
@@ -508,18 +508,18 @@ class FakeBotAPI(ThreadedAioServer):
                     params["chat_id"] = _chat_key(data["chat_id"])
         elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.post()
-            for k, v in form.items():
-                if isinstance(v, web.FileField):
-                    data_bytes = v.file.read()
+            for k, part in form.items():
+                if isinstance(part, web.FileField):
+                    data_bytes = part.file.read()
                     params[k] = Upload(
-                        v.filename,
-                        v.content_type,
+                        part.filename,
+                        part.content_type,
                         len(data_bytes),
                         hashlib.sha256(data_bytes).hexdigest(),
                         data_bytes,
                     )
-                elif isinstance(v, str):
-                    params[k] = _coerce(k, v)
+                elif isinstance(part, str):
+                    params[k] = _coerce(k, part)
         return params
 
     def _take_failure(self, method: str) -> tuple[int, int] | None:
@@ -687,7 +687,7 @@ class FakeBotAPI(ThreadedAioServer):
             self._file_counter += 1
             n = self._file_counter
         unique = "AQAD" + digest[:12]
-        sizes = [
+        sizes: list[dict[str, Any]] = [
             {
                 "file_id": f"AgACAgIAAxkBAAI{n:08d}s",
                 "file_unique_id": unique + "s",

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -179,7 +180,7 @@ def test_html_strict_entities(html: str, lenient: str) -> None:
 
 
 def test_html_module_has_no_third_party_imports() -> None:
-    source = open(telegram_html.__file__, encoding="utf-8").read()
+    source = Path(telegram_html.__file__).read_text(encoding="utf-8")
     imports = {
         line.split()[1].split(".")[0]
         for line in source.splitlines()
@@ -457,6 +458,7 @@ def test_updates_commands_and_long_poll(tg: FakeBotAPI) -> None:
         updates = await bot.get_updates()
         assert len(updates) == 1 and updates[0].message is not None
         assert updates[0].message.text == "/start"
+        assert updates[0].message.from_user is not None
         assert updates[0].message.from_user.language_code == "ar"
         assert updates[0].message.entities[0].type == "bot_command"
         assert updates[0].message.message_id == start["message_id"]

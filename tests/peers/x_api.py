@@ -368,13 +368,17 @@ class RebasedSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.hosts = hosts
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if isinstance(url, str):
-            for host in self.hosts:
-                if url.startswith(host):
-                    url = self.base_url + url[len(host) :]
-                    break
-        return super().request(method, url, *args, **kwargs)
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        """Send the request, to `base_url` if `url` starts with one of `hosts`."""
+        target = url.decode() if isinstance(url, bytes) else url
+        for host in self.hosts:
+            if target.startswith(host):
+                target = self.base_url + target[len(host) :]
+                break
+        verb = method.decode() if isinstance(method, bytes) else method
+        return super().request(verb, target, *args, **kwargs)
 
 
 def rebased_session(base_url: str) -> RebasedSession:

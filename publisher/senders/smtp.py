@@ -1,0 +1,360 @@
+"""Email delivery over SMTP: the rendered message, personalised, to one journalist at a time.
+
+Each journalist is alone in To, in the envelope and in the header. Per message the work is a byte
+substitution (`personalize`) and one `sendmail` on a pooled connection: connections are opened
+once and reused by one thread at a time. smtplib's exceptions become ours here (`translate`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from publisher.channels.base import Recipient, SendContext, Sender, Throttle
+from publisher.errors import (
+    ChannelFault,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from publisher.settings import Settings
+
+POOL_SIZE = 4
+TIMEOUT_S = 30.0
+IDLE_CHECK_S = 20.0  # a connection idle this long may have been dropped: NOOP it first
+
+
+@dataclass(frozen=True)
+class SMTPTarget:
+    """Where SMTP_URL points: smtp:// (STARTTLS when offered) or smtps:// (implicit TLS)."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SMTPTarget:
+        """Parse `smtp://user:pass@host:port` (user and password URL-encoded)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            shown = f"{parts.scheme}://{parts.hostname or ''}"  # never echo the password
+            raise ValueError(f"SMTP_URL must look like smtp://user:pass@host:port, not {shown}")
+        implicit_tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit_tls else 587),
+            implicit_tls=implicit_tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+        )
+
+
+def to_field(name: str, address: str) -> str:
+    """The To value for personalize: a non-ASCII name stays readable, personalize encodes it."""
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return " ".join(f"{code} {text}".split())
+
+
+def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryError:
+    """Our exception for what smtplib (or the socket under it) raised sending to `address`."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return ChannelFault(
+            f"mail server refused the SMTP login ({_reply(exc.smtp_code, exc.smtp_error)}); "
+            f"fix SMTP_URL, then run publisher resume {release_id}"
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, message = exc.recipients.get(address) or next(iter(exc.recipients.values()))
+        reply = _reply(code, message)
+        if 400 <= code < 500:
+            return TransientDeliveryError(f"mail server deferred {address}: {reply}")
+        return PermanentDeliveryError(f"mail server rejected {address}: {reply}", gone=True)
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        if 400 <= exc.smtp_code < 500:
+            return TransientDeliveryError(
+                f"mail server deferred the sender: {_reply(exc.smtp_code, exc.smtp_error)}"
+            )
+        return ChannelFault(
+            f"mail server refused the sender {exc.sender} "
+            f"({_reply(exc.smtp_code, exc.smtp_error)}); fix MAIL_FROM or SMTP_URL, "
+            f"then run publisher resume {release_id}"
+        )
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPHeloError):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        if 400 <= exc.smtp_code < 500:
+            return TransientDeliveryError(f"mail server is busy: {reply}")
+        return ChannelFault(
+            f"mail server refused the connection ({reply}); fix SMTP_URL, "
+            f"then run publisher resume {release_id}"
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):  # SMTPDataError and the like
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        if 400 <= exc.smtp_code < 500:
+            return TransientDeliveryError(f"mail server deferred the message: {reply}")
+        return PermanentDeliveryError(f"mail server refused the message: {reply}", gone=False)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return ChannelFault(
+            f"mail server lacks a needed extension ({exc}); fix SMTP_URL, "
+            f"then run publisher resume {release_id}"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ChannelFault(
+            f"mail server's TLS certificate is not trusted ({exc.verify_message}); fix SMTP_URL, "
+            f"then run publisher resume {release_id}"
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return TransientDeliveryError(f"mail server closed the connection: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        return TransientDeliveryError(f"SMTP error: {exc}")
+    if isinstance(exc, TimeoutError):
+        return TransientDeliveryError("mail server did not answer in time")
+    if isinstance(exc, OSError):
+        return TransientDeliveryError(f"mail server unreachable: {exc.strerror or exc}")
+    return TransientDeliveryError(f"SMTP error: {type(exc).__name__}: {exc}")
+
+
+class _Connection:
+    """One SMTP connection, opened on first use; used by one thread at a time."""
+
+    def __init__(self, target: SMTPTarget, local_hostname: str) -> None:
+        self.target = target
+        self.local_hostname = local_hostname
+        self.smtp: smtplib.SMTP | None = None
+        self.last_used = 0.0
+
+    def send(self, from_addr: str, to_addr: str, data: bytes) -> None:
+        """sendmail on this connection, (re)connecting first when needed."""
+        options = () if to_addr.isascii() else ("SMTPUTF8",)
+        for attempt in (1, 2):
+            smtp = self._ready()
+            try:
+                smtp.sendmail(from_addr, [to_addr], data, options)
+                return
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421:  # the server closes the connection after a 421
+                    self.close()
+                    # 421 at MAIL (too many messages on this connection): nothing was
+                    # accepted, so a fresh connection may take the message at once.
+                    if attempt == 1 and isinstance(exc, smtplib.SMTPSenderRefused):
+                        continue
+                raise
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError):
+                raise  # an answer about this message: the connection is fine
+            except OSError:  # SMTPServerDisconnected and other SMTPExceptions are OSErrors
+                self.close()
+                raise
+            finally:
+                self.last_used = time.monotonic()
+
+    def _ready(self) -> smtplib.SMTP:
+        smtp = self.smtp
+        if smtp is not None and time.monotonic() - self.last_used > IDLE_CHECK_S:
+            try:
+                alive = smtp.noop()[0] == 250
+            except (smtplib.SMTPException, OSError):
+                alive = False
+            if not alive:
+                self.close()
+                smtp = None
+        if smtp is None:
+            smtp = self.smtp = self._connect()
+        return smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        target = self.target
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if target.implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                target.host, target.port, self.local_hostname, timeout=TIMEOUT_S, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(target.host, target.port, self.local_hostname, timeout=TIMEOUT_S)
+        try:
+            smtp.ehlo()
+            if not target.implicit_tls and smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if target.username:
+                smtp.login(target.username, target.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+_Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[None], str, str, bytes]
+
+
+class _SendThreads:
+    """A few threads that each own one connection and take sends from one queue.
+
+    A thread starts only when every running one is busy, so sends made one after another all
+    go through the first connection. A thread finishes its send even if the caller was
+    cancelled meanwhile, so a connection is never shared.
+    """
+
+    def __init__(self, size: int, connect: Callable[[], _Connection]) -> None:
+        self.size = size
+        self.connect = connect
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.connections: list[_Connection] = []
+        self.busy = 0  # sends submitted and not finished
+        self.lock = threading.Lock()
+
+    def submit(self, from_addr: str, to_addr: str, data: bytes) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self.lock:
+            self.busy += 1
+            if self.busy > len(self.threads) and len(self.threads) < self.size:
+                connection = self.connect()
+                self.connections.append(connection)
+                thread = threading.Thread(
+                    target=self._work, args=(connection,), name="smtp-send", daemon=True
+                )
+                self.threads.append(thread)
+                thread.start()
+        self.jobs.put((loop, future, from_addr, to_addr, data))
+        return future
+
+    def _work(self, connection: _Connection) -> None:
+        while (job := self.jobs.get()) is not None:
+            loop, future, from_addr, to_addr, data = job
+            error: BaseException | None = None
+            try:
+                connection.send(from_addr, to_addr, data)
+            except BaseException as exc:  # handed to the awaiting task
+                error = exc
+            with self.lock:
+                self.busy -= 1
+            try:
+                loop.call_soon_threadsafe(_settle, future, error)
+            except RuntimeError:  # the loop closed meanwhile: nobody is waiting
+                pass
+        connection.close()
+
+    def stop(self) -> None:
+        """Let every thread finish its queue, close its connection and exit."""
+        with self.lock:
+            threads, self.threads = self.threads, []
+        for _ in threads:
+            self.jobs.put(None)
+        for thread in threads:
+            thread.join()
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class SMTPSender(Sender):
+    """Sends each journalist their personalised copy of the rendered email, over SMTP_URL."""
+
+    channel: ClassVar[str] = "email"
+
+    def __init__(
+        self, settings: Settings, throttle: Throttle | None = None, pool_size: int = POOL_SIZE
+    ) -> None:
+        if not settings.smtp_url:
+            raise ValueError("SMTPSender needs SMTP_URL")
+        # A malformed SMTP_URL pauses the channel at its first send, like a refused login,
+        # rather than failing every task in the worker.
+        self.fault = ""
+        try:
+            self.target = SMTPTarget.from_url(settings.smtp_url)
+        except ValueError as exc:
+            self.fault = str(exc)
+            self.target = SMTPTarget("", 0, False, None, None)
+        self.from_addr = parseaddr(settings.mail_from)[1] or settings.mail_from
+        self.domain = self.from_addr.rpartition("@")[2] or "localhost"
+        self.throttle = throttle
+        self.pool_size = pool_size
+        self.hostname = socket.gethostname()  # not getfqdn(): that may wait on DNS
+        self._threads: _SendThreads | None = None
+        self._mime: tuple[str, bytes] = ("", b"")
+
+    @property
+    def connections(self) -> list[_Connection]:
+        """The connections of the running send threads (opened on their first send)."""
+        return list(self._threads.connections) if self._threads else []
+
+    async def close(self) -> None:
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await asyncio.to_thread(threads.stop)
+
+    async def deliver(
+        self, payload: dict[str, Any], recipient: Recipient, ctx: SendContext
+    ) -> list[str]:
+        """Send the journalist's copy; return its Message-ID."""
+        from publisher.channels.email import personalize
+
+        if self.fault:
+            raise ChannelFault(f"{self.fault}; fix it, then run publisher resume {ctx.release_id}")
+        address = recipient.address
+        message_id = make_msgid(domain=self.domain)
+        try:
+            data = personalize(
+                self._mime_bytes(payload["mime"]),
+                to=to_field(recipient.name, address),
+                unsubscribe_url=ctx.unsubscribe_url,
+                message_id=message_id,
+                date=formatdate(localtime=False),
+            )
+        except ValueError as exc:
+            raise PermanentDeliveryError(f"cannot address this email: {exc}") from exc
+        if self.throttle is not None:
+            await self.throttle.before_send(address)
+        if self._threads is None:
+            self._threads = _SendThreads(
+                self.pool_size, lambda: _Connection(self.target, self.hostname)
+            )
+        try:
+            await self._threads.submit(self.from_addr, address, data)
+        except Exception as exc:
+            raise translate(exc, address, ctx.release_id) from exc
+        return [message_id]
+
+    def _mime_bytes(self, mime: str | bytes) -> bytes:
+        # The same stored payload goes to every journalist: encode it once.
+        if isinstance(mime, bytes):
+            return mime
+        if self._mime[0] is not mime:
+            self._mime = (mime, mime.encode("ascii"))
+        return self._mime[1]

@@ -1,0 +1,298 @@
+"""The whole pipeline, as a user runs it: `publisher publish --wait` with a real worker process,
+real Redis, the real clients against the loopback peers, and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import Worker, publisher_env, run_cli, wait_until
+from tests.peers.smtp import SMTPPeer
+from tests.peers.telegram_api import FakeBotAPI
+from tests.peers.x_api import FakeXAPI
+
+LONG_BODY = "\n\n".join(
+    f"Paragraph {n}: the delegation stressed the need for urgent humanitarian access to the "
+    f"region, for the protection of civilians and for an end to the bombardment of towns. " * 3
+    for n in range(1, 9)
+)
+
+
+def write_release(folder: Path, name: str = "release.md", **front: str) -> Path:
+    fields = {"title": "Delegation meets envoy", "date": "2024-05-01T09:00:00+03:00",
+              "category": "Coalition News", "summary": "A short lede."}  # fmt: skip
+    fields.update(front)
+    lines = ["---", *(f"{k}: {json.dumps(v)}" for k, v in fields.items()), "---", LONG_BODY]
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def peers() -> Iterator[tuple[FakeBotAPI, FakeXAPI, SMTPPeer]]:
+    with FakeBotAPI() as bot, FakeXAPI() as x, SMTPPeer() as smtp:
+        yield bot, x, smtp
+
+
+def live_env(
+    data_dir: Path, bot: FakeBotAPI, x: FakeXAPI, smtp: SMTPPeer, **extra: str
+) -> dict[str, str]:
+    return publisher_env(
+        data_dir,
+        TELEGRAM_BOT_TOKEN=bot.token,
+        TELEGRAM_API_URL=bot.base_url,
+        TELEGRAM_CHANNEL="@press_office",
+        X_CONSUMER_KEY=x.consumer_key,
+        X_CONSUMER_SECRET=x.consumer_secret,
+        X_ACCESS_TOKEN=x.access_token,
+        X_ACCESS_TOKEN_SECRET=x.access_token_secret,
+        X_API_URL=x.base_url,
+        SMTP_URL=smtp.url,
+        MAIL_FROM="Press Office <press@example.org>",
+        **extra,
+    )
+
+
+def import_recipients(
+    tmp_path: Path, env: dict[str, str], chats: list[int], emails: list[str]
+) -> None:
+    subscribers = tmp_path / "chats.txt"
+    subscribers.write_text("\n".join(str(c) for c in chats) + "\n")
+    assert (
+        run_cli(
+            "subscribers", "import", "--channel", "telegram", str(subscribers), env=env
+        ).returncode
+        == 0
+    )
+    journalists = tmp_path / "journalists.csv"
+    journalists.write_text(
+        "email,name,language\n" + "".join(f"{e},Name {i},en\n" for i, e in enumerate(emails))
+    )
+    assert run_cli("journalists", "import", str(journalists), env=env).returncode == 0
+
+
+def status(env: dict[str, str], release_id: str) -> dict[str, object]:
+    result = run_cli("status", release_id, "--json", env=env)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_everyone_exactly_once_and_blocked_users_unsubscribed(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    env = live_env(data_dir, bot, x, smtp)
+    chats = list(range(1000, 1060))
+    bot.blocked = {1003, 1007}
+    bot.missing = {1011}
+    emails = [f"j{i}@example.org" for i in range(8)]
+    smtp.reject = {"j5@example.org"}
+    import_recipients(tmp_path, env, chats, emails)
+    workers.append(Worker(env, log=tmp_path / "worker.log").start())
+
+    result = run_cli("publish", str(write_release(tmp_path)), "--wait", env=env)
+    release_id = result.stdout.splitlines()[0]
+    assert result.returncode == 1, result.stderr  # gone recipients make the exit code 1
+    assert release_id == "2024-05-01-delegation-meets-envoy"
+
+    per_chat = Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage")
+    rendered = run_cli("render", str(tmp_path / "release.md"), "--json", env=env).stdout
+    parts = len(json.loads(rendered)["channels"]["telegram"]["messages"])
+    assert parts >= 1
+    for chat in chats:
+        expected = 0 if chat in (1003, 1007, 1011) else parts
+        assert per_chat[chat] == expected, chat
+    assert per_chat["@press_office"] == parts
+    delivered = Counter(rcpt for m in smtp.messages for rcpt in m.rcpt_tos)
+    assert delivered == Counter({e: 1 for e in emails if e != "j5@example.org"})
+    assert len(x.live_posts()) >= 2
+
+    report = status(env, release_id)
+    channels = report["channels"]
+    assert isinstance(channels, dict)
+    assert channels["telegram"]["sent"] == 58  # 57 subscribers + the channel
+    assert channels["telegram"]["skipped"] == 3
+    assert channels["email"]["sent"] == 7 and channels["email"]["skipped"] == 1
+    assert channels["x"]["sent"] == 1 and channels["website"]["sent"] == 1
+    assert all(c["pending"] == 0 and c["uncertain"] == 0 for c in channels.values())
+
+    listed = json.loads(
+        run_cli("subscribers", "list", "--channel", "telegram", "--json", env=env).stdout
+    )
+    assert {row["chat_id"] for row in listed} == {str(c) for c in chats} - {"1003", "1007", "1011"}
+    # A blocked user stays out even if a later import lists them again.
+    import_recipients(tmp_path, env, [1003], [])
+    listed = json.loads(
+        run_cli("subscribers", "list", "--channel", "telegram", "--json", env=env).stdout
+    )
+    assert "1003" not in {row["chat_id"] for row in listed}
+
+    again = run_cli("publish", str(tmp_path / "release.md"), "--wait", env=env)
+    assert again.stdout.splitlines()[0] == release_id
+    assert "nothing new" in again.stderr
+    assert (
+        Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage") == per_chat
+    )
+
+
+def test_worker_killed_mid_broadcast_loses_nobody(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    bot.latency_s = 0.05
+    env = live_env(data_dir, bot, x, smtp, TELEGRAM_RATE_LIMIT="400")
+    chats = list(range(5000, 7000))
+    import_recipients(tmp_path, env, chats, [])
+    release = write_release(tmp_path, channels="telegram", title="Short")
+    release.write_text(release.read_text().replace(LONG_BODY, "One short paragraph."))
+    first = Worker(env, log=tmp_path / "worker1.log").start()
+    workers.append(first)
+    result = run_cli("publish", str(release), env=env)
+    release_id = result.stdout.splitlines()[0]
+
+    def sent() -> int:
+        return sum(1 for r in bot.requests if r.ok and r.method == "sendMessage")
+
+    assert wait_until(lambda: sent() >= 300, 60), "the broadcast did not start"
+    first.kill(signal.SIGKILL)
+    at_kill = sent()
+    assert at_kill < len(chats) + 1, "finished before the kill; make the broadcast slower"
+    restarted = time.monotonic()
+    workers.append(Worker(env, log=tmp_path / "worker2.log").start())
+    done = run_cli("publish", str(release), "--wait", env=env, timeout_s=120)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - restarted < 60
+
+    per_chat = Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage")
+    assert set(chats) <= set(per_chat), "somebody was lost"
+    doubled = sum(n - 1 for n in per_chat.values())
+    assert doubled <= 2 * 32, doubled  # two worker processes, 32 in flight each
+    counts = status(env, release_id)["channels"]["telegram"]  # type: ignore[index]
+    assert counts["sent"] == len(chats) + 1
+    assert counts["uncertain"] >= doubled
+    assert counts["uncertain"] <= 2 * 32
+
+
+def test_shared_rate_limit_holds_across_two_workers(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    bot.rate_limit_per_s = 20
+    env = live_env(data_dir, bot, x, smtp, TELEGRAM_RATE_LIMIT="20")
+    chats = list(range(100, 180))
+    import_recipients(tmp_path, env, chats, [])
+    release = write_release(tmp_path, channels="telegram", title="Rate")
+    release.write_text(release.read_text().replace(LONG_BODY, "One short paragraph."))
+    workers.append(Worker(env, concurrency=1, log=tmp_path / "w1.log").start())
+    workers.append(Worker(env, concurrency=1, log=tmp_path / "w2.log").start())
+    result = run_cli("publish", str(release), "--wait", env=env)
+    assert result.returncode == 0, result.stderr
+    assert bot.rate_limited == 0
+    assert bot.max_in_window(1.0) <= 20
+    assert sum(1 for r in bot.requests if r.ok and r.method == "sendMessage") == len(chats) + 1
+
+
+def test_x_thread_resumed_not_doubled(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    env = live_env(data_dir, bot, x, smtp)
+    x.fail_next(2, status=503)
+    workers.append(Worker(env, log=tmp_path / "worker.log").start())
+    result = run_cli("publish", str(write_release(tmp_path, channels="x")), "--wait", env=env)
+    assert result.returncode == 0, result.stderr
+    posts = x.live_posts()
+    texts = [p.text for p in posts]
+    assert len(texts) == len(set(texts)) >= 2
+    for previous, post in zip(posts, posts[1:], strict=False):
+        assert post.in_reply_to == previous.id
+
+
+def test_bad_token_pauses_channel_then_resume_sends_the_rest(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    env = live_env(data_dir, bot, x, smtp, TELEGRAM_BOT_TOKEN="123:wrong")
+    import_recipients(tmp_path, env, list(range(10, 30)), [])
+    release = write_release(tmp_path, channels="telegram")
+    worker = Worker(env, log=tmp_path / "w1.log").start()
+    workers.append(worker)
+    result = run_cli("publish", str(release), "--wait", env=env)
+    assert result.returncode == 1
+    release_id = result.stdout.splitlines()[0]
+    report = status(env, release_id)
+    assert report["channels"]["telegram"]["paused"] >= 1  # type: ignore[index]
+    assert any("token" in e["error"] for e in report["errors"])  # type: ignore[union-attr]
+
+    worker.stop()
+    fixed = live_env(data_dir, bot, x, smtp)
+    workers.append(Worker(fixed, log=tmp_path / "w2.log").start())
+    assert run_cli("resume", release_id, env=fixed).returncode == 0
+    done = run_cli("status", release_id, "--json", env=fixed)
+    assert wait_until(
+        lambda: (
+            json.loads(run_cli("status", release_id, "--json", env=fixed).stdout)["channels"][
+                "telegram"
+            ]["pending"]
+            == 0
+            and json.loads(run_cli("status", release_id, "--json", env=fixed).stdout)["channels"][
+                "telegram"
+            ]["paused"]
+            == 0
+        ),
+        60,
+        1.0,
+    ), done.stdout
+    per_chat = Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage")
+    parts = max(per_chat.values())
+    assert all(per_chat[c] == parts for c in range(10, 30))
+
+
+def test_scheduled_release_sent_once_on_time_with_short_visibility_timeout(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    env = live_env(data_dir, bot, x, smtp, PUBLISHER_VISIBILITY_TIMEOUT_S="1")
+    import_recipients(tmp_path, env, [42], [])
+    workers.append(Worker(env, log=tmp_path / "w.log").start())
+    at = time.time() + 6
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(at))
+    result = run_cli(
+        "publish", str(write_release(tmp_path, channels="telegram")), "--at", stamp, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "scheduled" in result.stderr
+    time.sleep(max(0.0, at - time.time() - 1.5))
+    assert not [r for r in bot.requests if r.method == "sendMessage"], "embargo leaked"
+    assert wait_until(lambda: any(r.chat_id == 42 for r in bot.requests if r.ok), 20)
+    first = min(r.t for r in bot.requests if r.ok and r.method == "sendMessage")
+    time.sleep(8)  # several visibility timeouts and ticks later: still once
+    per_chat = Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage")
+    parts = per_chat[42]
+    assert parts >= 1 and per_chat["@press_office"] == parts
+    assert first > 0
+    assert redis.Redis.from_url(env["REDIS_URL"]).zcard("pub:schedule") == 0
