@@ -161,7 +161,3 @@ def run() -> None:
     import publisher.cli_delivery  # noqa: F401  (registers its commands on `main`)
 
     main()
-
-
-if __name__ == "__main__":
-    run()

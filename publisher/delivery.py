@@ -342,5 +342,9 @@ def exit_code_for(status: dict[str, Any]) -> int:
 
 
 def finished(status: dict[str, Any]) -> bool:
+    """Nothing pending once fanned out, or a channel paused (what `--wait` waits for)."""
     channels = status["channels"].values()
-    return all(c["pending"] == 0 for c in channels) or any(c.get("paused_reason") for c in channels)
+    if any(c.get("paused_reason") for c in channels):
+        return True
+    fanned_out = status["state"] in ("publishing", "published", "cancelled")
+    return fanned_out and all(c["pending"] == 0 for c in channels)

@@ -10,6 +10,7 @@ folder, fsync, os.replace), so a web server never serves half a page.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -19,8 +20,7 @@ import os
 import shutil
 import threading
 import time
-import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from typing import IO, Any, BinaryIO
 import jinja2
 
 from publisher.channels import website
-from publisher.channels.website import Translation, atom_feed, category_path, sitemap
+from publisher.channels.website import Translation, atom_feed, sitemap
 from publisher.errors import ReleaseError, ReleaseErrors
 from publisher.release import Release, parse_release_bytes
 from publisher.render import (
@@ -130,10 +130,15 @@ def copy_atomic(source: Path, path: Path) -> None:
 
 
 def _replace(path: Path, fill: Callable[[BinaryIO], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    folder, name = os.path.split(os.fspath(path))
+    temp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     # Mode 0o666 under the umask (mkstemp's 0o600 would hide the page from the web server).
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(temp, flags, 0o666)
+    except FileNotFoundError:  # a new folder; trying first spares a mkdir per existing one
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(temp, flags, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
@@ -141,7 +146,8 @@ def _replace(path: Path, fill: Callable[[BinaryIO], object]) -> None:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         raise
 
 
@@ -226,8 +232,7 @@ class _Reader:
             with open(src, "rb") as handle:
                 raw = handle.read()
         except OSError as exc:
-            problem = f"cannot be read ({exc.strerror})"
-            return ("error", [ReleaseError(name, "file", problem, "check the file")])
+            return ("error", [_unreadable(name, "file", exc)])
         stamp = {"src": src, "name": name, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
         stamp["sha"] = _digest(raw)
         if old is not None and old["sha"] == stamp["sha"] and _images_unchanged(old["images"]):
@@ -310,8 +315,12 @@ def _local_images(release: Release, folder: Path, name: str) -> list[Any]:
         if image.is_url:
             continue
         file_name = Path(image.src).name
-        if file_name in seen or file_name == "index.html" or file_name.startswith("."):
-            problem = f"file name {file_name!r} is already taken on the release's page"
+        problem = ""
+        if file_name in seen:
+            problem = f"another image of this release is also named {file_name!r}"
+        elif file_name == "index.html" or file_name.startswith("."):
+            problem = f"{file_name!r} cannot be published beside the release's page"
+        if problem:
             error = ReleaseError(name, f"images[{index}].src", problem, "rename the image file")
             raise ReleaseErrors([error])
         seen.add(file_name)
@@ -319,9 +328,7 @@ def _local_images(release: Release, folder: Path, name: str) -> list[Any]:
         try:
             stat = source.stat()
         except OSError as exc:
-            problem = f"cannot be read ({exc.strerror})"
-            error = ReleaseError(name, f"images[{index}].src", problem, "check it")
-            raise ReleaseErrors([error]) from None
+            raise ReleaseErrors([_unreadable(name, f"images[{index}].src", exc)]) from None
         result.append([os.path.abspath(source), file_name, stat.st_mtime_ns, stat.st_size])
     return result
 
@@ -335,8 +342,7 @@ class _Plan:
         self.now_ts = now.timestamp()
         self.started_ns = time.time_ns()
         self.key = render_key(ctx)
-        manifest = _read_manifest(out)
-        rows = [dict(zip(ROW, row, strict=True)) for row in manifest.get("releases", [])]
+        manifest, rows = _read_manifest(out)
         self.prev_outputs: dict[str, str] = dict(manifest.get("outputs", {}))
         self.prev_outputs |= {row["page"]: row["page_sig"] for row in rows if row["page_sig"]}
         fresh = manifest.get("render_key") == self.key
@@ -447,8 +453,7 @@ class _Plan:
             self.errors.extend(exc.errors)
             return
         except OSError as exc:
-            problem = f"cannot be read ({exc.strerror})"
-            self.errors.append(ReleaseError(name, "file", problem, "check the file"))
+            self.errors.append(_unreadable(name, "file", exc))
             return
         self.parsed[rid] = (release, body)
         self.bodies[rid] = body.html
@@ -552,56 +557,30 @@ class _Build:
 
     def _listings(self) -> None:
         plan, ctx = self.plan, self.ctx
-        visible = plan.visible
-        language = _majority_language(visible)
-        categories: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        months: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        folder_of: dict[str, str] = {}
-        for record in visible:
-            if name := record["category"]:
-                if name not in folder_of:
-                    folder_of[name] = category_path(name)
-                categories[folder_of[name]].append(record)
-            months[f"archive/{record['month']}/"].append(record)
-        for folder, items in categories.items():
-            self._list_page(folder, items[0]["category"], items)
-        month_folders = sorted(months, reverse=True)
-        for folder in month_folders:
-            items = months[folder]
-            heading = website.month_name(folder[8:-1], _majority_language(items))
+        lists = website.SiteLists.of(plan.visible)
+        for folder, (heading, items) in lists.pages().items():
             self._list_page(folder, heading, items)
-        category_links = sorted(
-            (
-                {"name": items[0]["category"], "path": folder, "count": len(items)}
-                for folder, items in categories.items()
-            ),
-            key=lambda c: (str(c["name"]).casefold(), c["path"]),
-        )
-        archive = website.archive_years([(f, len(months[f])) for f in month_folders], language)
-        latest = website.labels_for(language)["latest"]
+        latest = website.labels_for(lists.language)["latest"]
         index = website.render_listing(
             ctx,
             "website/index.html",
             "index.html",
-            language,
+            lists.language,
             latest,
-            visible[:INDEX_SIZE],
-            categories=category_links,
-            archive=archive,
+            plan.visible[:INDEX_SIZE],
+            **lists.index_links(),
         )
         self.emit("index.html", index.encode())
-        feed_items = [(r, plan.bodies[r["id"]]) for r in visible[:FEED_SIZE]]
-        self.emit("feed.xml", atom_feed(ctx, feed_items, language))
-        folders = [(folder, items[0]["date"]) for folder, items in categories.items()]
-        folders += [(folder, months[folder][0]["date"]) for folder in month_folders]
-        self.emit("sitemap.xml", sitemap(ctx, visible, folders))
+        feed_items = [(r, plan.bodies[r["id"]]) for r in plan.visible[:FEED_SIZE]]
+        self.emit("feed.xml", atom_feed(ctx, feed_items, lists.language))
+        self.emit("sitemap.xml", sitemap(ctx, plan.visible, lists.folders()))
         env = ctx.templates.html
         assert env.loader is not None
         self.emit("style.css", env.loader.get_source(env, "website/style.css")[0].encode())
 
     def _list_page(self, folder: str, heading: str, items: list[dict[str, Any]]) -> None:
         rel = f"{folder}index.html"
-        language = _majority_language(items)
+        language = website.majority_language(items)
         key = _digest("\0".join([heading, language, *(r["sig"] for r in items)]).encode())
         self.listing[rel] = key
         if self.plan.prev_listing.get(rel) == key and self.plan.exists(rel):
@@ -648,44 +627,42 @@ class _Build:
             "listing": self.listing,
             "top": top,
         }
-        data = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode()
+        data = json.dumps(manifest, separators=(",", ":")).encode()
         write_atomic(self.out / MANIFEST_NAME, data)
 
 
-def _read_manifest(out: Path) -> dict[str, Any]:
+def _read_manifest(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The last build's manifest and its release rows; empty when missing, old or damaged.
+
+    Without one, everything is rendered again and compared with what is on disk by writing.
+    """
     try:
         data = json.loads((out / MANIFEST_NAME).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        return {}  # an unreadable or older manifest: build everything, write what changed
-    return data
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            return {}, []
+        rows = [dict(zip(ROW, row, strict=True), description="") for row in data["releases"]]
+        if not all(isinstance(data[k], dict) for k in ("outputs", "listing", "top")):
+            return {}, []
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}, []
+    return data, rows
+
+
+def _unreadable(name: str, field_name: str, exc: OSError) -> ReleaseError:
+    return ReleaseError(name, field_name, f"cannot be read ({exc.strerror})", "check the file")
+
+
+def _same_stat(path: str, mtime_ns: int, size: int) -> bool:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return False
+    return stat.st_mtime_ns == mtime_ns and stat.st_size == size
 
 
 def _stat_matches(src: str, row: dict[str, Any]) -> bool:
-    try:
-        stat = os.stat(src)
-    except OSError:
-        return False
-    same = (stat.st_mtime_ns, stat.st_size) == (row["mtime_ns"], row["size"])
-    return same and _images_unchanged(row["images"])
+    return _same_stat(src, row["mtime_ns"], row["size"]) and _images_unchanged(row["images"])
 
 
 def _images_unchanged(images: list[list[Any]]) -> bool:
-    for absolute, _name, mtime_ns, size in images:
-        try:
-            stat = os.stat(absolute)
-        except OSError:
-            return False
-        if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
-            return False
-    return True
-
-
-def _majority_language(records: list[dict[str, Any]]) -> str:
-    """The language most of a page's releases are in (ties: the newest's): the page's chrome."""
-    if not records:
-        return "en"
-    counts = Counter(r["language"] for r in records)
-    top = max(counts.values())
-    return str(next(r["language"] for r in records if counts[r["language"]] == top))
+    return all(_same_stat(path, mtime_ns, size) for path, _name, mtime_ns, size in images)

@@ -17,7 +17,7 @@ from tests.redis_fixtures import data_dir, redis_client, redis_server
 __all__ = ["data_dir", "redis_client", "redis_server"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHER = [sys.executable, "-m", "publisher.cli"]
+PUBLISHER = [sys.executable, "-m", "publisher"]
 
 
 def publisher_env(data_dir: Path, **extra: str) -> dict[str, str]:

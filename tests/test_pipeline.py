@@ -44,20 +44,20 @@ def peers() -> Iterator[tuple[FakeBotAPI, FakeXAPI, SMTPPeer]]:
 def live_env(
     data_dir: Path, bot: FakeBotAPI, x: FakeXAPI, smtp: SMTPPeer, **extra: str
 ) -> dict[str, str]:
-    return publisher_env(
-        data_dir,
-        TELEGRAM_BOT_TOKEN=bot.token,
-        TELEGRAM_API_URL=bot.base_url,
-        TELEGRAM_CHANNEL="@press_office",
-        X_CONSUMER_KEY=x.consumer_key,
-        X_CONSUMER_SECRET=x.consumer_secret,
-        X_ACCESS_TOKEN=x.access_token,
-        X_ACCESS_TOKEN_SECRET=x.access_token_secret,
-        X_API_URL=x.base_url,
-        SMTP_URL=smtp.url,
-        MAIL_FROM="Press Office <press@example.org>",
-        **extra,
-    )
+    """Every channel configured against its loopback peer; `extra` overrides any of it."""
+    settings = {
+        "TELEGRAM_BOT_TOKEN": bot.token,
+        "TELEGRAM_API_URL": bot.base_url,
+        "TELEGRAM_CHANNEL": "@press_office",
+        "X_CONSUMER_KEY": x.consumer_key,
+        "X_CONSUMER_SECRET": x.consumer_secret,
+        "X_ACCESS_TOKEN": x.access_token,
+        "X_ACCESS_TOKEN_SECRET": x.access_token_secret,
+        "X_API_URL": x.base_url,
+        "SMTP_URL": smtp.url,
+        "MAIL_FROM": "Press Office <press@example.org>",
+    }
+    return publisher_env(data_dir, **{**settings, **extra})
 
 
 def import_recipients(

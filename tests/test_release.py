@@ -67,7 +67,9 @@ def test_arabic_title_gets_hash_id_and_rtl(tmp_path: Path) -> None:
 
 
 def test_title_line_breaks_are_folded() -> None:
-    release = release_from_mapping({"title": "One\ntwo\r\nthree", "date": "2024-01-01", "body": "x"})
+    release = release_from_mapping(
+        {"title": "One\ntwo\r\nthree", "date": "2024-01-01", "body": "x"}
+    )
     assert release.title == "One two three"
 
 

@@ -444,3 +444,33 @@ def test_worker_processes_build_the_same_site(
     with pytest.raises(ReleaseErrors) as caught:
         build_site([src], tmp_path / "parallel", ctx)
     assert [e.file for e in caught.value.errors] == [str(src / "bad.md")]
+
+
+def test_damaged_manifest_means_a_full_build(tmp_path: Path, ctx: RenderContext) -> None:
+    src, out = tmp_path / "releases", tmp_path / "site"
+    seed_releases(src)
+    build_site([src], out, ctx)
+    (out / MANIFEST_NAME).write_text('{"format": 2, "releases": [["too", "short"]]}')
+
+    report = build_site([src], out, ctx)
+
+    assert report.parsed == 3
+    assert report.releases == 3
+    assert build_site([src], out, ctx).written == 0
+
+
+def test_sources_skip_readme_hidden_files_and_the_site_itself(
+    tmp_path: Path, ctx: RenderContext
+) -> None:
+    src = tmp_path / "releases"
+    seed_releases(src)
+    (src / "README.md").write_text("# How we write releases\n")
+    (src / ".drafts").mkdir()
+    (src / ".drafts" / "draft.md").write_text("not a release yet\n")
+    (src / "notes.txt").write_text("ignored: not .md or .json\n")
+
+    report = build_site([src, src / "press.md"], src / "site", ctx)  # a file named twice
+    again = build_site([src], src / "site", ctx)  # the built site's files are not sources
+
+    assert report.releases == 3
+    assert again.releases == 3 and again.written == 0

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -322,6 +323,62 @@ def archive_years(months: Sequence[tuple[str, int]], language: str) -> list[dict
         month = {"name": names[int(number)], "path": folder, "count": count}
         years.setdefault(year, []).append(month)
     return [{"year": year, "months": items} for year, items in years.items()]
+
+
+def majority_language(records: Sequence[dict[str, Any]]) -> str:
+    """The language most of a page's releases are in (ties: the newest's): the page's chrome."""
+    if not records:
+        return "en"
+    counts = Counter(r["language"] for r in records)
+    top = max(counts.values())
+    return str(next(r["language"] for r in records if counts[r["language"]] == top))
+
+
+@dataclass
+class SiteLists:
+    """How the site groups its releases (records, newest first): by category and by month."""
+
+    records: Sequence[dict[str, Any]]
+    language: str = "en"
+    categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    months: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, records: Sequence[dict[str, Any]]) -> SiteLists:
+        lists = cls(records, majority_language(records))
+        folder_of: dict[str, str] = {}  # slugify once per category, not once per release
+        for record in records:
+            if name := record["category"]:
+                if name not in folder_of:
+                    folder_of[name] = category_path(name)
+                lists.categories.setdefault(folder_of[name], []).append(record)
+            lists.months.setdefault(f"archive/{record['month']}/", []).append(record)
+        lists.months = dict(sorted(lists.months.items(), reverse=True))
+        return lists
+
+    def pages(self) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+        """Each list page's folder, heading and releases."""
+        result = {
+            folder: (items[0]["category"], items) for folder, items in self.categories.items()
+        }
+        for folder, items in self.months.items():
+            result[folder] = (month_name(folder[8:-1], majority_language(items)), items)
+        return result
+
+    def index_links(self) -> dict[str, Any]:
+        """The home page's links to every category and month."""
+        categories = [
+            {"name": items[0]["category"], "path": folder, "count": len(items)}
+            for folder, items in self.categories.items()
+        ]
+        categories.sort(key=lambda c: (str(c["name"]).casefold(), c["path"]))
+        months = [(folder, len(items)) for folder, items in self.months.items()]
+        return {"categories": categories, "archive": archive_years(months, self.language)}
+
+    def folders(self) -> list[tuple[str, str]]:
+        """Every list page's folder and its newest release's date (for the sitemap)."""
+        groups = [*self.categories.items(), *self.months.items()]
+        return [(folder, items[0]["date"]) for folder, items in groups]
 
 
 def _xml_text(text: str) -> str:

@@ -51,8 +51,19 @@ def _outbox(channel: str, settings: Settings) -> Sender:
     return OutboxSender(channel, settings)
 
 
+def _website(settings: Settings, throttle: Throttle | None) -> Sender:
+    from publisher.senders.website import WebsiteSender
+
+    return WebsiteSender(settings)
+
+
 #: channel name -> how to build its sender; an explicit registry, not discovery by file name.
-SENDERS: dict[str, SenderFactory] = {"telegram": _telegram, "x": _x, "email": _email}
+SENDERS: dict[str, SenderFactory] = {
+    "telegram": _telegram,
+    "x": _x,
+    "email": _email,
+    "website": _website,
+}
 
 
 def make_sender(channel: str, settings: Settings, throttle: Throttle | None = None) -> Sender:

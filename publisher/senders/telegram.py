@@ -189,8 +189,9 @@ class TelegramSender(Sender):
         self._upload_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def start(self) -> None:
-        """Open the HTTP session. No getMe: a refused token surfaces on the first send, where
-        it pauses the channel instead of failing the task."""
+        """Open the HTTP session."""
+        # No getMe here: a refused token surfaces on the first send, where it pauses the
+        # channel, instead of failing the worker's task before any outcome is recorded.
         await self.request.initialize()
 
     async def close(self) -> None:
@@ -244,9 +245,8 @@ class TelegramSender(Sender):
                     data = await self._read(path, ctx.release_id)
                     await self._wait(chat)
                     message = await self.bot.send_photo(
-                        chat, data, caption=caption, parse_mode=parse_mode,
-                        filename=Path(path).name,
-                    )  # fmt: skip
+                        chat, data, caption, parse_mode=parse_mode, filename=Path(path).name
+                    )
                     file_id = message.photo[-1].file_id
                     self._file_ids[key] = file_id
                     if ctx.media is not None:

@@ -1,0 +1,1 @@
+"""Benchmarks of publisher: `python -m bench [--only NAME] [--quick]` writes docs/benchmarks.md."""
