@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -29,11 +29,14 @@ from bench.common import (
     Timing,
     children_peak_rss_mb,
     cpu_count,
+    cpu_s,
     fmt_int,
     fmt_mb,
     fmt_ratio,
+    fmt_runs,
     fmt_s,
     fmt_spread,
+    load_average,
     median_of,
     peak_rss_mb,
     reset_peak_rss,
@@ -216,8 +219,8 @@ def _cold_render(path: Path, repeats: int) -> Timing:
             capture_output=True, text=True, check=True, cwd=REPO_ROOT,
         )  # fmt: skip
         samples.append(float(done.stdout.strip().splitlines()[-1]))
-    samples.sort()
-    return Timing(samples[len(samples) // 2], samples[0], samples[-1], repeats)
+    ordered = sorted(samples)
+    return Timing(ordered[len(ordered) // 2], ordered[0], ordered[-1], repeats, tuple(samples))
 
 
 def _render_rows(quick: bool, work: Path) -> tuple[list[list[str]], list[str]]:
@@ -284,56 +287,66 @@ def _breakdown(release: Release, ctx: RenderContext, repeats: int) -> str:
 # --- the static site -------------------------------------------------------------------------
 
 
-def _build(sources: Path, out: Path, ctx: RenderContext) -> Callable[[], BuildReport]:
-    return lambda: build_site([sources], out, ctx)
+class _Builds:
+    """Builds one site folder when called; keeps each run's report and CPU time (workers too)."""
+
+    def __init__(self, src: Path, out: Path, ctx: RenderContext) -> None:
+        self.src, self.out, self.ctx = src, out, ctx
+        self.reports: list[BuildReport] = []
+        self.cpu_s: list[float] = []
+
+    def __call__(self) -> None:
+        before = cpu_s()
+        self.reports.append(build_site([self.src], self.out, self.ctx))
+        self.cpu_s.append(cpu_s() - before)
+
+    def fresh(self) -> None:
+        """Empty the output folder, and let the disk finish deleting before the clock starts."""
+        shutil.rmtree(self.out, ignore_errors=True)
+        os.sync()
+
+    def details(self) -> str:
+        last = self.reports[-1]
+        cpu = statistics.median(self.cpu_s)
+        return f"{fmt_int(last.written)} written / {fmt_int(last.parsed)} parsed; CPU {fmt_s(cpu)}"
 
 
 def _site_rows(quick: bool, work: Path) -> tuple[list[list[str]], list[str]]:
     ctx = _context()
     small, large = (100, 300) if quick else (1_000, 10_000)
-    repeats = 1 if quick else 3
+    repeats, cheap_repeats = (1, 1) if quick else (3, 5)
     rows: list[list[str]] = []
     notes: list[str] = []
     per_release: dict[int, float] = {}
+    builds: _Builds | None = None
     for count in (small, large):
-        src, out = work / f"src-{count}", work / f"site-{count}"
+        src = work / f"src-{count}"
         gen_s, _ = timed(partial(generate_sources, src, count))
+        os.sync()
         words = sum(len(p.read_text(encoding="utf-8").split()) for p in src.rglob("*.md"))
         average = fmt_int(words // count)
         notes.append(f"{fmt_int(count)} sources generated in {fmt_s(gen_s)} "
                      f"({average} words a file on average, front matter included).")  # fmt: skip
-        reports: list[BuildReport] = []
-
-        def fresh(out: Path = out) -> None:
-            shutil.rmtree(out, ignore_errors=True)
-
-        build = _build(src, out, ctx)
+        builds = _Builds(src, work / f"site-{count}", ctx)
         reset_peak_rss()
-
-        def once(
-            build: Callable[[], BuildReport] = build, reports: list[BuildReport] = reports
-        ) -> None:
-            reports.append(build())
-
-        timing = median_of(once, repeats, setup=fresh)
+        timing = median_of(builds, repeats, setup=builds.fresh)
         per_release[count] = timing.median_s / count
-        details = (f"{fmt_s(per_release[count])} a release; {_files(reports[-1])}; peak RSS "
-                   f"{fmt_mb(peak_rss_mb())} / {fmt_mb(children_peak_rss_mb())}")  # fmt: skip
+        details = (f"{fmt_s(per_release[count])} a release; {builds.details()}; peak RSS "
+                   f"{fmt_mb(peak_rss_mb())} / {fmt_mb(children_peak_rss_mb())}; "
+                   f"{fmt_runs(timing)}")  # fmt: skip
         target = verdict(timing.median_s, SITE_TARGET_S) if count == large else ""
         what = "`build_site`: fresh build (empty out dir)"
         rows.append(_row(what, f"{fmt_int(count)} releases", timing, details, target))
     growth = per_release[large] / per_release[small]
     notes.append(f"Growth: time per release is {fmt_ratio(growth)} at {fmt_int(large)} what it is "
                  f"at {fmt_int(small)} (1.00× is linear).")  # fmt: skip
-    src, out = work / f"src-{large}", work / f"site-{large}"
-    build = _build(src, out, ctx)
-    same: list[BuildReport] = []
-    timing = median_of(lambda: same.append(build()), repeats)
+    assert builds is not None
+    src, out = builds.src, builds.out
     inputs = f"{fmt_int(large)} releases, built"
-    rows.append(
-        _row("`build_site`: rebuild, nothing changed", inputs, timing, _files(same[-1]), "")
-    )
-    added: list[BuildReport] = []
+    same = _Builds(src, out, ctx)
+    timing = median_of(same, cheap_repeats)
+    details = f"{same.details()}; {fmt_runs(timing)}"
+    rows.append(_row("`build_site`: rebuild, nothing changed", inputs, timing, details, ""))
     rng = random.Random(SEED + 1)
     serial = iter(range(large, large + 1000))
 
@@ -342,15 +355,14 @@ def _site_rows(quick: bool, work: Path) -> tuple[list[list[str]], list[str]]:
         when = datetime.fromisoformat("2025-01-15T10:00:00+03:00") + timedelta(hours=index)
         fields = release_fields(rng, index, when, "en")
         _write(src / f"{when:%Y}", f"{fields['id']}.md", fields, _body(rng, 500, "en"))
+        os.sync()
 
-    timing = median_of(lambda: added.append(build()), repeats, setup=add_one)
+    added = _Builds(src, out, ctx)
+    timing = median_of(added, cheap_repeats, setup=add_one)
     what, target = "`build_site`: add one release, rebuild", verdict(timing.median_s, ADD_TARGET_S)
-    rows.append(_row(what, inputs, timing, _files(added[-1]), target))
+    details = f"{added.details()}; {fmt_runs(timing)}"
+    rows.append(_row(what, inputs, timing, details, target))
     return rows, notes
-
-
-def _files(report: BuildReport) -> str:
-    return f"{fmt_int(report.written)} written / {fmt_int(report.parsed)} parsed"
 
 
 HEADER = ["Measurement", "Input", "Median", "Spread (min – max)", "Runs", "Details", "Target met"]
@@ -377,10 +389,13 @@ in the page cache). *Add one* writes one new, newest release into the built site
 builds again (each repeat adds another). Peak RSS is this process / the largest worker process
 (`build_site` forks workers for large builds; this machine has {cpu_count()} CPUs).
 """
+    notes = render_notes + site_notes
+    notes.append(f"Load average (1 min) at the end: {load_average()}; other work on this machine "
+                 "during the run inflates wall times (CPU times less).")  # fmt: skip
     return Section(
         "Rendering and the static site",
         method,
         HEADER,
         render_rows + site_rows,
-        render_notes + site_notes,
+        notes,
     )

@@ -41,7 +41,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "publisher.cli",
+            "publisher",
             "worker",
             "--concurrency",
             "2",

@@ -29,7 +29,6 @@ def publisher_env(data_dir: Path, **extra: str) -> dict[str, str]:
     }
     env.update(
         PUBLISHER_DATA_DIR=str(data_dir),
-        REDIS_URL=os.environ["REDIS_URL"],
         PYTHONPATH=str(ROOT),
         PUBLIC_URL="https://press.example.org",
     )

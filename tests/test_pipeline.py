@@ -296,3 +296,96 @@ def test_scheduled_release_sent_once_on_time_with_short_visibility_timeout(
     assert parts >= 1 and per_chat["@press_office"] == parts
     assert first > 0
     assert redis.Redis.from_url(env["REDIS_URL"]).zcard("pub:schedule") == 0
+
+
+def test_redis_restarted_mid_broadcast_loses_nobody(
+    tmp_path: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    from publisher.redis_server import restart_embedded, stop_embedded
+    from publisher.settings import Settings
+    from tests.redis_fixtures import short_dir
+
+    bot, x, smtp = peers
+    bot.latency_s = 0.02
+    data_dir = short_dir(tmp_path / "v")
+    env = live_env(data_dir, bot, x, smtp, TELEGRAM_RATE_LIMIT="300")
+    env.pop("REDIS_URL", None)  # this test's own embedded Redis, which it restarts
+    settings = Settings(publisher_data_dir=data_dir, redis_url=None)
+    try:
+        chats = list(range(20000, 21500))
+        import_recipients(tmp_path, env, chats, [])
+        release = write_release(tmp_path, channels="telegram", title="Restart")
+        release.write_text(release.read_text().replace(LONG_BODY, "One short paragraph."))
+        workers.append(Worker(env, log=tmp_path / "worker.log").start())
+        run_cli("publish", str(release), env=env)
+
+        def sent() -> int:
+            return sum(1 for r in bot.requests if r.ok and r.method == "sendMessage")
+
+        assert wait_until(lambda: sent() >= 200, 60), "the broadcast did not start"
+        restart_embedded(settings)
+        done = run_cli("publish", str(release), "--wait", env=env, timeout_s=150)
+        assert done.returncode == 0, done.stderr
+        per_chat = Counter(r.chat_id for r in bot.requests if r.ok and r.method == "sendMessage")
+        assert set(chats) <= set(per_chat), "somebody was lost"
+        doubled = sum(n - 1 for n in per_chat.values())
+        assert doubled <= 2 * 32, doubled
+    finally:
+        for worker in workers:
+            worker.kill()
+        stop_embedded(settings)
+
+
+def test_no_worker_running_says_so(tmp_path: Path, data_dir: Path) -> None:
+    env = publisher_env(data_dir)
+    started = time.monotonic()
+    result = run_cli("publish", str(write_release(tmp_path)), "--wait", env=env)
+    assert result.returncode == 3
+    assert "no worker is running" in result.stderr and "publisher worker" in result.stderr
+    assert time.monotonic() - started < 30
+    release_id = result.stdout.splitlines()[0]
+    report = status(env, release_id)
+    assert report["state"] == "queued"  # still queued: nothing lost
+
+
+def test_exit_codes_for_unknown_ids_and_unreachable_redis(tmp_path: Path, data_dir: Path) -> None:
+    env = publisher_env(data_dir)
+    unknown = run_cli("status", "no-such-release", env=env)
+    assert unknown.returncode == 2 and "no such release" in unknown.stderr
+    down = publisher_env(data_dir, REDIS_URL=f"unix://{tmp_path}/nothing-here.sock")
+    result = run_cli("publish", str(write_release(tmp_path)), env=down)
+    assert result.returncode == 3
+    assert "Redis" in result.stderr and "Traceback" not in result.stderr
+    csv_file = tmp_path / "j.csv"
+    csv_file.write_text("email,name,language\nok@example.org,Ok,en\nnot-an-address,Bad,en\n")
+    imported = run_cli("journalists", "import", str(csv_file), env=env)
+    assert imported.returncode == 2
+    assert f"{csv_file}:3" in imported.stderr and "1 journalists imported" in imported.stdout
+
+
+def test_finished_release_records_expire_but_counts_and_failures_stay(
+    tmp_path: Path,
+    data_dir: Path,
+    peers: tuple[FakeBotAPI, FakeXAPI, SMTPPeer],
+    workers: list[Worker],
+) -> None:
+    bot, x, smtp = peers
+    env = live_env(data_dir, bot, x, smtp, PUBLISHER_RECORD_TTL_DAYS="0.00003")  # ~2.6 s
+    bot.missing = set()
+    import_recipients(tmp_path, env, [1, 2, 3], ["a@example.org", "bad@example.org"])
+    smtp.reject = {"bad@example.org"}
+    workers.append(Worker(env, log=tmp_path / "w.log").start())
+    release = write_release(tmp_path, channels="telegram,email")
+    result = run_cli("publish", str(release), "--wait", env=env)
+    release_id = result.stdout.splitlines()[0]
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    assert wait_until(lambda: not client.exists(f"pub:d:{release_id}:telegram"), 20, 0.5)
+    report = status(env, release_id)
+    assert report["channels"]["telegram"]["sent"] == 4  # type: ignore[index]
+    assert report["channels"]["email"]["skipped"] == 1  # type: ignore[index]
+    before = len(bot.requests)
+    again = run_cli("publish", str(release), "--wait", env=env)
+    assert "nothing new" in again.stderr
+    assert len(bot.requests) == before
