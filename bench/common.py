@@ -80,6 +80,32 @@ def median_of(
     return Timing(statistics.median(samples), min(samples), max(samples), repeats, tuple(samples))
 
 
+def medians_interleaved(
+    fns: Sequence[Callable[[], object]], repeats: int, *, warmup: int = 1
+) -> list[Timing]:
+    """Time several functions round-robin (a, b, c, a, b, c, ...): one Timing each.
+
+    On a shared machine the load drifts; interleaving spreads it evenly over the functions
+    compared, so their ratio holds even when the absolute numbers wobble.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, runs in zip(fns, samples, strict=True):
+            gc.collect()
+            started = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - started)
+    return [
+        Timing(statistics.median(runs), min(runs), max(runs), repeats, tuple(runs))
+        for runs in samples
+    ]
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     """One timed call: (seconds, what `fn` returned)."""
     started = time.perf_counter()

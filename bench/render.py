@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -38,6 +39,7 @@ from bench.common import (
     fmt_spread,
     load_average,
     median_of,
+    medians_interleaved,
     peak_rss_mb,
     reset_peak_rss,
     timed,
@@ -252,11 +254,12 @@ def _render_rows(quick: bool, work: Path) -> tuple[list[list[str]], list[str]]:
         def floor(body: str = release.body) -> object:
             return nh3.clean(floor_md.render(body))
 
+        timings = medians_interleaved([whole, rendered, floor], repeats)
         measured = [
-            ("`render_all(load_release(path))`: parse + 4 channels", median_of(whole, repeats, warmup=1), True),  # noqa: E501
-            ("`render_all(release)`: 4 channels, parse excluded", median_of(rendered, repeats, warmup=1), True),  # noqa: E501
-            ("floor: `markdown_it` render + `nh3.clean` of the body", median_of(floor, repeats, warmup=1), False),  # noqa: E501
-        ]  # fmt: skip
+            ("`render_all(load_release(path))`: parse + 4 channels", timings[0], True),
+            ("`render_all(release)`: 4 channels, parse excluded", timings[1], True),
+            ("floor: `markdown_it` render + `nh3.clean` of the body", timings[2], False),
+        ]
         source = f"{label}, {fmt_int(words)} words"
         for what, timing, targeted in measured:
             target = verdict(timing.median_s, RENDER_TARGET_S) if targeted else "(baseline)"
@@ -276,11 +279,11 @@ def _row(what: str, source: str, timing: Timing, details: str, target: str) -> l
 def _breakdown(release: Release, ctx: RenderContext, repeats: int) -> str:
     """Median time of the shared body step and of each channel's render, to show where time goes."""
     body = body_parts(release)
-    shared = median_of(lambda: body_parts(release), repeats)
-    parts = [f"body (Markdown → safe HTML + text) {fmt_s(shared.median_s)}"]
-    for name, channel in CHANNELS.items():
-        timing = median_of(partial(channel.render, release, body, ctx), repeats)
-        parts.append(f"{name} {fmt_s(timing.median_s)}")
+    fns: list[Callable[[], object]] = [partial(body_parts, release)]
+    fns += [partial(channel.render, release, body, ctx) for channel in CHANNELS.values()]
+    timings = medians_interleaved(fns, repeats)
+    names = ["body (Markdown → safe HTML + text)", *CHANNELS]
+    parts = [f"{name} {fmt_s(t.median_s)}" for name, t in zip(names, timings, strict=True)]
     return ", ".join(parts)
 
 
@@ -376,7 +379,8 @@ def run(quick: bool) -> Section:
         site_rows, site_notes = _site_rows(quick, work)
     method = f"""
 Medians of repeated runs, with the spread (fastest – slowest); a garbage collection runs before
-each timed run. Single renders use `publisher.render.render_all` with a fixed `RenderContext`
+each timed run, and the measurements of one input take turns (round-robin) so that load drift
+hits them alike. Single renders use `publisher.render.render_all` with a fixed `RenderContext`
 (built-in templates) after one warm-up, so template compiling and locale loading are not in the
 medians (the *cold* row shows them). The floor is a bare `markdown_it` (CommonMark) render plus a
 default `nh3.clean` of the same body: what any renderer must spend before it formats a channel.

@@ -88,13 +88,21 @@ def audience(store: Store, settings: Settings, release_id: str, channels: list[s
 def fan_out(
     store: Store, settings: Settings, release_id: str, channels: list[str], dispatch: Dispatch
 ) -> dict[str, int]:
-    """Queue a record per recipient and dispatch batches; once per release."""
-    if not store.mark_fanned_out(release_id):
+    """Queue a record per recipient and dispatch batches.
+
+    Safe to run twice (a redelivered task): records are created only once, and a batch
+    dispatched twice finds its recipients already claimed or sent.
+    """
+    if store.release_field(release_id, "fanned_out"):
         return {}
     queued: dict[str, int] = {}
-    for channel, recipients in audience(store, settings, release_id, channels).by_channel.items():
+    chosen = audience(store, settings, release_id, channels).by_channel
+    for channel, recipients in chosen.items():
+        queued[channel] = store.create_records(release_id, channel, list(recipients))
+    if not store.mark_fanned_out(release_id):
+        return {}
+    for channel, recipients in chosen.items():
         addresses = list(recipients)
-        queued[channel] = store.create_records(release_id, channel, addresses)
         for i in range(0, len(addresses), BATCH_SIZE):
             dispatch(release_id, channel, addresses[i : i + BATCH_SIZE])
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
@@ -178,7 +186,15 @@ class BatchRun:
             self._flush()
         if self.fault:
             self._finish_rest("paused", self.fault)
+        elif self.unfinished:  # cancelled while running: the rest is not sent
+            self._finish_rest("skipped", "cancelled")
         return self._receipt(claimed)
+
+    def _interrupted(self) -> bool:
+        state = self.store.channel_state(self.release_id, self.channel)
+        if state.get("paused") and self.fault is None:
+            self.fault = state["paused"]
+        return bool(state.get("cancelled") or state.get("paused"))
 
     def _receipt(self, claimed: dict[str, Any]) -> dict[str, int]:
         return {"claimed": len(claimed), "recipients": len(self.recipients)}
@@ -187,7 +203,12 @@ class BatchRun:
         order = list(claimed)
         sends: set[asyncio.Task[None]] = set()
         index = 0
+        checked_at = time.monotonic()
         while index < len(order) and self.fault is None:
+            if time.monotonic() - checked_at > 1.0:  # cancelled, or paused by another worker
+                checked_at = time.monotonic()
+                if self._interrupted():
+                    break
             granted = await self.window.take(min(START_CHUNK, len(order) - index))
             chunk = order[index : index + granted]
             index += granted

@@ -25,9 +25,8 @@ def main() -> int:
     from publisher.recipients import parse_journalists, parse_subscribers
     from publisher.redis_server import connect
     from publisher.release import load_release
-    from publisher.render import RenderContext, render_all
+    from publisher.render import render_all
     from publisher.settings import get_settings
-    from publisher.site import build_site
     from publisher.store import Store
     from workers.tasks import queue_publish
 
@@ -71,8 +70,6 @@ def main() -> int:
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
-    report = build_site([EXAMPLES / "releases"], data_dir / "site", RenderContext.from_settings())
-    print(report)
     print(f"\nWhere to look (everything is under {data_dir}):")
     print(f"  website:   {data_dir / 'site' / 'index.html'}")
     print(f"  Telegram:  {data_dir / 'outbox' / 'telegram'}/  (no TELEGRAM_BOT_TOKEN: dry run)")

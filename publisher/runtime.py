@@ -14,8 +14,11 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import redis
+
 from publisher.channels.base import Recipient, Sender, Throttle
 from publisher.delivery import BatchRun, fan_out
+from publisher.errors import TransientDeliveryError
 from publisher.links import unsubscribe_url
 from publisher.ratelimit import SlidingWindowLimiter, telegram_scopes
 from publisher.redis_server import connect, redis_url
@@ -124,7 +127,10 @@ class TelegramThrottle:
         self.limiter = limiter
 
     async def before_send(self, chat: str) -> None:
-        await self.limiter.acquire(*telegram_scopes(chat))
+        try:
+            await self.limiter.acquire(*telegram_scopes(chat))
+        except redis.RedisError as exc:  # Redis restarting: wait, don't send unthrottled
+            raise TransientDeliveryError(f"rate limiter unavailable: {exc}", 1.0) from exc
 
 
 _runtime: Runtime | None = None

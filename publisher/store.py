@@ -8,10 +8,13 @@ Per (release, channel, recipient) a delivery record, a compact JSON array
     claimed/sending -> retry (transient error; due again later) -> claimed ...
     any pending state -> paused (channel-wide fault) -> queued again on `resume`
 
-Pending recipients sit in the `open` sorted set scored by when something must happen to
-them (a lease expiry, a retry time); the reaper re-queues what is overdue. A lease that
-expires while `sending` means the send may have happened: the record is flagged as a
-possible duplicate before it is sent again. All transitions run in Lua, in batches.
+Claimed, sending and retrying recipients sit in the `leases` sorted set, scored by when
+something must happen to them (a lease expiry, a retry time); queued ones sit in `queued`,
+scored by when they were queued. The reaper re-queues what is overdue in `leases`, and
+re-dispatches long-queued recipients only when the broker's queue is empty (their task was
+lost with a killed worker). A lease that expires while `sending` means the send may have
+happened: the record is flagged as a possible duplicate before it is sent again. All
+transitions run in Lua, in batches.
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ def k_records(release_id: str, channel: str) -> str:
     return f"{PREFIX}:d:{release_id}:{channel}"
 
 
-def k_open(release_id: str, channel: str) -> str:
-    return f"{PREFIX}:open:{release_id}:{channel}"
+def k_leases(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:lease:{release_id}:{channel}"
+
+
+def k_queued(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:queued:{release_id}:{channel}"
 
 
 def k_counts(release_id: str, channel: str) -> str:
@@ -93,6 +100,7 @@ K_HEARTBEAT = f"{PREFIX}:heartbeat"
 K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
 
 # Claim a batch for one task: queued/retry records, or records whose lease has expired.
+# KEYS: records, leases, queued.
 _CLAIM = """
 local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
 local out = {}
@@ -109,6 +117,7 @@ for i = 4, #ARGV do
       rec[1] = 'claimed'; rec[6] = token
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
       redis.call('ZADD', KEYS[2], lease, r)
+      redis.call('ZREM', KEYS[3], r)
       table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3]}))
     end
   end
@@ -175,28 +184,33 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1
 """
 
-# Overdue pending records back to queued; returns them for re-dispatch.
+# Overdue leases and retries back to queued; with ARGV[3] == '1' (the broker's queue is empty)
+# also recipients queued for longer than the grace (their task was lost). KEYS: records,
+# leases, queued. Returns the recipients to dispatch again.
 _REAP = """
 local now = tonumber(ARGV[1]); local grace = tonumber(ARGV[2])
 local include_queued = ARGV[3] == '1'; local limit = tonumber(ARGV[4])
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 local out = {}
-for _, r in ipairs(due) do
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[2], r)
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
     local rec = cjson.decode(raw)
     local st = rec[1]
-    if st == 'queued' and not include_queued then
-      redis.call('ZADD', KEYS[2], now + grace, r)
-    else
+    if st == 'claimed' or st == 'sending' or st == 'retry' then
       if st == 'sending' then rec[5] = 1 end
       rec[1] = 'queued'; rec[6] = ''
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
-      redis.call('ZADD', KEYS[2], now + grace, r)
+      redis.call('ZADD', KEYS[3], now, r)
       table.insert(out, r)
     end
-  else
-    redis.call('ZREM', KEYS[2], r)
+  end
+end
+if include_queued then
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - grace, 'LIMIT', 0, limit)
+  for _, r in ipairs(stale) do
+    redis.call('ZADD', KEYS[3], now, r)
+    table.insert(out, r)
   end
 end
 return out
@@ -214,7 +228,7 @@ for i = 4, #ARGV do
     if rec[1] == from then
       rec[1] = 'queued'; rec[4] = ''
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
-      redis.call('ZADD', KEYS[2], now + grace, r)
+      redis.call('ZADD', KEYS[2], now, r)
       redis.call('HINCRBY', KEYS[3], from, -1)
       redis.call('HINCRBY', KEYS[3], 'pending', 1)
       redis.call('SREM', KEYS[4], r)
@@ -414,7 +428,7 @@ class Store:
             fresh = [r for r, ok in zip(chunk, results, strict=True) if ok]
             if fresh:
                 pipe = self.redis.pipeline(transaction=False)
-                pipe.zadd(k_open(release_id, channel), {r: now + QUEUE_GRACE_S for r in fresh})
+                pipe.zadd(k_queued(release_id, channel), dict.fromkeys(fresh, now))
                 pipe.hincrby(k_counts(release_id, channel), "pending", len(fresh))
                 pipe.hincrby(k_counts(release_id, channel), "total", len(fresh))
                 pipe.execute()
@@ -428,7 +442,11 @@ class Store:
     ) -> dict[str, tuple[int, list[str]]]:
         """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
         now = time.time()
-        keys = [k_records(release_id, channel), k_open(release_id, channel)]
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_queued(release_id, channel),
+        ]
         out = self._claim(keys=keys, args=[now, now + lease_s, token, *recipients])
         pairs = [_decode(v) for v in out]
         claimed: dict[str, tuple[int, list[str]]] = {}
@@ -445,7 +463,9 @@ class Store:
     def renew(self, release_id: str, channel: str, recipients: list[str], lease_s: float) -> None:
         if recipients:
             until = time.time() + lease_s
-            self.redis.zadd(k_open(release_id, channel), dict.fromkeys(recipients, until), xx=True)
+            self.redis.zadd(
+                k_leases(release_id, channel), dict.fromkeys(recipients, until), xx=True
+            )
 
     def record_parts(self, release_id: str, channel: str, recipient: str, ids: list[str]) -> None:
         self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
@@ -460,7 +480,7 @@ class Store:
             args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
         keys = [
             k_records(release_id, channel),
-            k_open(release_id, channel),
+            k_leases(release_id, channel),
             k_counts(release_id, channel),
             k_failures(release_id, channel),
             k_paused(release_id, channel),
@@ -471,7 +491,11 @@ class Store:
     def reap(
         self, release_id: str, channel: str, include_queued: bool, limit: int = 5000
     ) -> list[str]:
-        keys = [k_records(release_id, channel), k_open(release_id, channel)]
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_queued(release_id, channel),
+        ]
         out = self._reap(keys=keys, args=[time.time(), QUEUE_GRACE_S, int(include_queued), limit])
         return [_decode(v) for v in out]
 
@@ -483,7 +507,7 @@ class Store:
             candidates = [_decode(r) for r in self.redis.hkeys(k_failures(release_id, channel))]
         keys = [
             k_records(release_id, channel),
-            k_open(release_id, channel),
+            k_queued(release_id, channel),
             k_counts(release_id, channel),
             k_paused(release_id, channel),
             k_failures(release_id, channel),
@@ -538,7 +562,8 @@ class Store:
         """A channel with nothing pending: expire its per-recipient records after the TTL."""
         pipe = self.redis.pipeline()
         pipe.srem(K_ACTIVE, f"{release_id} {channel}")
-        pipe.expire(k_records(release_id, channel), int(ttl_s))
+        pipe.expire(k_records(release_id, channel), max(1, int(ttl_s)))
+        pipe.delete(k_leases(release_id, channel), k_queued(release_id, channel))
         pipe.execute()
 
     def release_channels(self, release_id: str) -> list[str]:

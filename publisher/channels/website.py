@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
@@ -441,5 +442,18 @@ class WebsiteChannel(Channel):
 
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
-        """The page of a release and where it lives in the site."""
-        return {"path": ctx.page_path(release), "html": render_page(release, body, ctx)}
+        """The page of a release, where it lives in the site, and the release itself.
+
+        `release` lets the website sender add the release to the site's index, feeds and
+        category pages; its local images are given by absolute path so they can be copied.
+        """
+        source = release.to_json()
+        folder = Path(release.source_path).parent if release.source_path else None
+        for image in source["images"]:
+            if folder is not None and not image["src"].startswith(("http://", "https://")):
+                image["src"] = str((folder / image["src"]).resolve())
+        return {
+            "path": ctx.page_path(release),
+            "html": render_page(release, body, ctx),
+            "release": source,
+        }

@@ -1,0 +1,635 @@
+"""What the delivery benchmarks run against: loopback peers, Redis and `publisher worker`.
+
+Each loopback peer (tests/peers: `FakeBotAPI`, `SMTPPeer`) runs in its OWN process, so it never
+shares a GIL with the client being measured; the benchmark drives it over a pipe (`call`) and
+reads back what it recorded. Redis is the embedded server of `publisher.redis_server` in a short
+temp dir (a unix socket path must stay under 108 bytes); the worker is a real `publisher worker`
+process group, started and stopped by the benchmark. Every process started here is stopped by
+the object that started it (context managers), never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from bench.common import REPO_ROOT
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+BENCH_SECRET = "bench-secret-key-not-for-production"
+PUBLIC_URL = "https://press.example.org"
+
+# -- loopback peers in their own process -------------------------------------------------------
+
+
+def _telegram_ops(peer: Any) -> dict[str, Callable[..., Any]]:
+    def sends() -> list[Any]:
+        return [r for r in list(peer.requests) if r.method.lower() == "sendmessage"]
+
+    def summary() -> dict[str, Any]:
+        records = sends()
+        ok = [r for r in records if r.ok]
+        per_chat = Counter(r.chat_id for r in ok)
+        return {
+            "requests": len(peer.requests),
+            "send_requests": len(records),
+            "sent": len(ok),
+            "chats": len(per_chat),
+            "doubled": sum(n - 1 for n in per_chat.values()),
+            "statuses": dict(Counter(r.status for r in records)),
+            "rate_limited": peer.rate_limited,
+            "first_t": min((r.t for r in records), default=0.0),
+            "last_t": max((r.t for r in records), default=0.0),
+            "texts": len({r.params.get("text") for r in ok}),
+            "text_len": max((len(r.params.get("text") or "") for r in ok), default=0),
+        }
+
+    return {
+        "count": lambda: sum(1 for r in list(peer.requests) if r.ok),
+        "summary": summary,
+        "send_times": lambda: sorted(r.t for r in sends()),
+        "first_arrival": lambda: {
+            str(r.chat_id): r.t for r in reversed(sends())  # earliest wins
+        },
+        "max_in_window": peer.max_in_window,
+        "reset": peer.reset,
+        "set": lambda name, value: setattr(peer, name, value),
+    }
+
+
+_TO = re.compile(rb"^To: ?(.*)$", re.MULTILINE | re.IGNORECASE)
+_UNSUBSCRIBE = re.compile(rb"^List-Unsubscribe: ?<([^>]*)>", re.MULTILINE | re.IGNORECASE)
+
+
+def _smtp_ops(peer: Any) -> dict[str, Callable[..., Any]]:
+    def summary() -> dict[str, Any]:
+        messages = list(peer.messages)
+        personal = 0
+        links: set[bytes] = set()
+        for m in messages:
+            head = m.data.split(b"\r\n\r\n", 1)[0]
+            to = _TO.search(head)
+            link = _UNSUBSCRIBE.search(head)
+            if to and link and len(m.rcpt_tos) == 1 and m.rcpt_tos[0].encode() in to.group(1):
+                personal += 1
+                links.add(link.group(1))
+        rcpts = Counter(r for m in messages for r in m.rcpt_tos)
+        return {
+            "messages": len(messages),
+            "recipients": len(rcpts),
+            "doubled": sum(n - 1 for n in rcpts.values()),
+            "personalised": personal,
+            "unsubscribe_links": len(links),
+            "connections": peer.connections,
+            "rejected": len(peer.rejected),
+            "size": max((len(m.data) for m in messages), default=0),
+            "first_t": min((m.t_monotonic for m in messages), default=0.0),
+            "last_t": max((m.t_monotonic for m in messages), default=0.0),
+        }
+
+    return {
+        "count": lambda: len(peer.messages),
+        "summary": summary,
+        "reset": peer.reset,
+        "set": lambda name, value: setattr(peer, name, value),
+    }
+
+
+def _serve(conn: Connection, kind: str, options: dict[str, Any]) -> None:
+    """The peer process: start the peer, report where it listens, answer calls until 'stop'."""
+    sys.path.insert(0, str(REPO_ROOT))
+    if kind == "telegram":
+        from tests.peers.telegram_api import FakeBotAPI
+
+        peer: Any = FakeBotAPI(**options)
+        peer.start()
+        info = {"port": peer.port, "base_url": peer.base_url, "token": peer.token}
+        ops = _telegram_ops(peer)
+    elif kind == "smtp":
+        from tests.peers.smtp import SMTPPeer
+
+        peer = SMTPPeer(**options)
+        peer.start()
+        info = {"port": peer.port, "host": peer.host, "url": peer.url}
+        ops = _smtp_ops(peer)
+    else:
+        raise ValueError(f"unknown peer kind {kind!r}")
+    conn.send(("ready", info))
+    try:
+        while True:
+            try:
+                op, args = conn.recv()
+            except EOFError:  # the benchmark process is gone
+                break
+            if op == "stop":
+                conn.send(("ok", None))
+                break
+            try:
+                conn.send(("ok", ops[op](*args)))
+            except Exception as exc:  # noqa: BLE001 - handed back to the caller
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        peer.stop()
+
+
+class PeerProcess:
+    """A loopback peer ('telegram': FakeBotAPI, 'smtp': SMTPPeer) in a process of its own.
+
+    `info` has its port and URL (and the bot token); `call(op, *args)` runs one of the ops
+    above in the peer process and returns the answer; `cpu_s()` is its CPU time so far.
+    """
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        self.kind = kind
+        self.options = options
+        self.info: dict[str, Any] = {}
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> Self:
+        # A fresh interpreter (not a fork of this one, whatever its threads hold), talking over
+        # a socket pair: a subprocess needs no `if __name__ == "__main__"` guard anywhere.
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench.peers", self.kind, str(theirs.fileno()),
+             json.dumps(self.options)],
+            cwd=REPO_ROOT,
+            pass_fds=[theirs.fileno()],
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )  # fmt: skip
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        if not self._conn.poll(60):
+            self.stop()
+            raise RuntimeError(f"the {self.kind} peer did not start")
+        status, info = self._conn.recv()
+        self.info = info
+        return self
+
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid)
+
+    def call(self, op: str, *args: Any) -> Any:
+        if self._conn is None:
+            raise RuntimeError("peer not running")
+        with self._lock:
+            self._conn.send((op, args))
+            status, value = self._conn.recv()
+        if status == "error":
+            raise RuntimeError(f"peer {op}: {value}")
+        return value
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.pid)
+
+    def stop(self) -> None:
+        conn, self._conn = self._conn, None
+        process, self._process = self._process, None
+        if conn is not None:
+            try:
+                conn.send(("stop", ()))
+                conn.poll(15) and conn.recv()
+            except (OSError, EOFError):
+                pass
+            conn.close()
+        if process is not None:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def wait_count(peer: PeerProcess, want: int, timeout_s: float, interval_s: float = 0.05) -> int:
+    """Poll the peer until it has recorded `want` successful sends (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = int(peer.call("count"))
+        if got >= want or time.monotonic() > deadline:
+            return got
+        time.sleep(interval_s)
+
+
+# -- /proc: CPU time and resident memory of a process tree -------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        raw = handle.read().decode()
+    return raw[raw.rindex(")") + 2 :].split()  # fields from the 3rd on (state, ppid, ...)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 if it is gone)."""
+    try:
+        fields = _stat_fields(pid)
+    except (OSError, ValueError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(_stat_fields(int(entry))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS VmHWM) of a process in MiB; zeros if it is gone."""
+    rss = hwm = 0.0
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+                elif line.startswith(b"VmHWM:"):
+                    hwm = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss, hwm
+
+
+class RSSSampler:
+    """Samples the resident memory of a process tree every `interval_s` in a thread.
+
+    `peak_sum_mib`: the largest sum over the tree at one sample; `peak_each_mib`: per pid, the
+    largest of its samples and its kernel-kept peak (VmHWM, which catches spikes between samples).
+    """
+
+    def __init__(self, root_pid: int, interval_s: float = 0.05) -> None:
+        self.root_pid = root_pid
+        self.interval_s = interval_s
+        self.peak_sum_mib = 0.0
+        self.peak_each_mib: dict[int, float] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._pids: list[int] = []
+        self._last_scan = 0.0
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        if now - self._last_scan > 1.0:  # the tree rarely changes; rescan once a second
+            self._pids = descendants(self.root_pid)
+            self._last_scan = now
+        total = 0.0
+        for pid in self._pids:
+            rss, hwm = rss_mib(pid)
+            total += rss
+            if rss or hwm:
+                self.peak_each_mib[pid] = max(self.peak_each_mib.get(pid, 0.0), rss, hwm)
+                if pid not in self.names:
+                    self.names[pid] = _cmdline(pid)
+        self.peak_sum_mib = max(self.peak_sum_mib, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> Self:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def largest_mib(self) -> float:
+        return max(self.peak_each_mib.values(), default=0.0)
+
+    @property
+    def processes(self) -> int:
+        return len(self.peak_each_mib)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+# -- Redis and the worker ----------------------------------------------------------------------
+
+
+class BenchRedis:
+    """An embedded Redis (publisher.redis_server) under a short temp data dir of this process.
+
+    The path depends only on the pid, so a second benchmark module of the same run gets the same
+    URL (the Celery app of this process is made once, with that URL, on first import).
+    """
+
+    def __init__(self) -> None:
+        self.data_dir = Path(f"/tmp/pb{os.getpid()}")
+        self.url = ""
+
+    def start(self) -> Self:
+        from publisher.redis_server import redis_url
+        from publisher.settings import Settings
+
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(mode=0o700)
+        self.url = redis_url(Settings(publisher_data_dir=self.data_dir, redis_url=None))
+        return self
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def stop(self) -> None:
+        from publisher.redis_server import stop_embedded
+        from publisher.settings import Settings
+
+        try:
+            stop_embedded(Settings(publisher_data_dir=self.data_dir, redis_url=None))
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def publisher_env(redis: BenchRedis, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's `publisher` processes (no credentials unless given)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "X_", "SMTP_", "PUBLISHER_", "MAIL_", "REDIS_"))
+    }
+    env.update(
+        PUBLISHER_DATA_DIR=str(redis.data_dir),
+        REDIS_URL=redis.url,
+        PYTHONPATH=str(REPO_ROOT),
+        PUBLIC_URL=PUBLIC_URL,
+        PUBLISHER_SECRET_KEY=BENCH_SECRET,
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def this_process_as(env: dict[str, str]) -> Iterator[None]:
+    """Run this (benchmark) process with the publisher settings of `env`, then restore them."""
+    from publisher.settings import reload_settings
+
+    keys = [k for k in env if k.startswith(("TELEGRAM_", "SMTP_", "PUBLISHER_", "MAIL_"))]
+    keys += ["REDIS_URL", "PUBLIC_URL"]
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: env[k] for k in keys if k in env})
+    reload_settings()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        reload_settings()
+        _drop_broker_connections()
+
+
+def _drop_broker_connections() -> None:
+    # The Redis of the next module is a new server on the same socket: no stale connections.
+    app = sys.modules.get("workers.app")
+    if app is not None:
+        app.app.pool.force_close_all()
+        app.app.producer_pool.force_close_all()
+
+
+class Worker:
+    """A real `publisher worker` process group (default concurrency: the machine's CPUs)."""
+
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int | None = None) -> None:
+        self.env = env
+        self.log = log
+        self.concurrency = concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, ready_timeout_s: float = 60.0) -> Self:
+        argv = [sys.executable, "-m", "publisher", "worker"]
+        if self.concurrency:
+            argv += ["--concurrency", str(self.concurrency)]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                argv,
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while b"ready." not in self.log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log.read_bytes()[-2000:].decode(errors="replace")
+                self.stop()
+                raise RuntimeError(f"the worker did not start:\n{tail}")
+            time.sleep(0.05)
+        return self
+
+    def pool_pids(self) -> list[int]:
+        """The worker's processes: main, pool children, embedded beat."""
+        return descendants(self.pid)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_delivered(
+    store: Any, release_id: str, channel: str, total: int, timeout_s: float, poll_s: float = 0.01
+) -> tuple[float, dict[str, int]]:
+    """Poll Redis until `total` records exist and none is pending; (monotonic time, counts)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = store.counts(release_id, channel)
+        now = time.monotonic()
+        if counts["total"] >= total and counts["pending"] == 0:
+            return now, counts
+        if now > deadline:
+            raise TimeoutError(f"{release_id}/{channel} not delivered in {timeout_s:.0f} s: {counts}")
+        time.sleep(poll_s)
+
+
+
+# -- one release through the real pipeline ------------------------------------------------------
+
+
+@dataclass
+class Delivered:
+    """One release delivered by the pipeline: from the submit call to the last outcome recorded."""
+
+    recipients: int
+    elapsed_s: float
+    first_s: float  # submit call -> first message at the peer
+    counts: dict[str, int]
+    worker_cpu_s: float  # CPU of the worker's processes over the run
+    peer_cpu_s: float
+    redis_cpu_s: float
+    peak_sum_mib: float  # worker processes' resident memory, summed at one sample
+    largest_mib: float  # the largest single worker process (sampled peak or VmHWM)
+    processes: int
+    peer: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.recipients / self.elapsed_s
+
+
+class Pipeline:
+    """A Redis, the settings of a benchmark's `publisher` processes, and fresh workers.
+
+    Use inside `this_process_as(pipeline.env)`: this process submits releases with
+    `publisher.publishing.submit` (the Celery `queue_publish`), as `publisher publish` does.
+    """
+
+    def __init__(self, redis: BenchRedis, env: dict[str, str]) -> None:
+        self.redis = redis
+        self.env = env
+        self.runs = 0
+
+    def store(self) -> Any:
+        from publisher.redis_server import connect
+        from publisher.store import Store
+
+        return Store(connect())
+
+    def reset(self) -> None:
+        """Empty Redis (before a worker starts: the worker declares its queue again)."""
+        self.redis.client().flushall()
+
+    def worker(self, concurrency: int | None = None) -> Worker:
+        self.runs += 1
+        return Worker(self.env, self.redis.data_dir / f"worker{self.runs}.log", concurrency)
+
+    def redis_pid(self) -> int:
+        from publisher.redis_server import embedded_pid
+        from publisher.settings import Settings
+
+        pid = embedded_pid(Settings(publisher_data_dir=self.redis.data_dir, redis_url=None))
+        return pid or 0
+
+    def submit(self, store: Any, release: Any, rendered: dict[str, Any]) -> None:
+        from publisher.publishing import submit
+        from workers.tasks import queue_publish
+
+        result = submit(store, release, rendered, queue_publish, "bench")
+        if result.action != "queued":
+            raise RuntimeError(f"{release.id}: {result.action}")
+
+    def warm_up(
+        self, store: Any, channel: str, release: Any, rendered: dict[str, Any],
+        addresses: dict[str, dict[str, Any]], timeout_s: float = 120,
+    ) -> None:  # fmt: skip
+        """Send one release to `addresses` (more than a batch: every pool process gets work),
+        then forget those recipients: the measured release goes only to the ones added next."""
+        from publisher.store import k_recipients
+
+        store.add_recipients(channel, addresses)
+        self.submit(store, release, rendered)
+        wait_delivered(store, release.id, channel, len(addresses), timeout_s)
+        store.redis.delete(k_recipients(channel))
+
+    def deliver(
+        self, store: Any, worker: Worker, peer: PeerProcess, release: Any,
+        rendered: dict[str, Any], channel: str, recipients: int, timeout_s: float,
+    ) -> Delivered:  # fmt: skip
+        """Submit, wait until every outcome is recorded, and say what it took."""
+        peer.call("reset")
+        pids = worker.pool_pids()
+        redis_pid = self.redis_pid()
+        with RSSSampler(worker.pid) as rss:
+            cpu0 = sum(process_cpu_s(p) for p in pids)
+            peer0, redis0 = peer.cpu_s(), process_cpu_s(redis_pid)
+            started = time.monotonic()
+            self.submit(store, release, rendered)
+            ended, counts = wait_delivered(store, release.id, channel, recipients, timeout_s)
+            cpu1 = sum(process_cpu_s(p) for p in pids)
+            peer1, redis1 = peer.cpu_s(), process_cpu_s(redis_pid)
+        summary = peer.call("summary")
+        return Delivered(
+            recipients=recipients,
+            elapsed_s=ended - started,
+            first_s=summary["first_t"] - started if summary["first_t"] else 0.0,
+            counts=counts,
+            worker_cpu_s=cpu1 - cpu0,
+            peer_cpu_s=peer1 - peer0,
+            redis_cpu_s=redis1 - redis0,
+            peak_sum_mib=rss.peak_sum_mib,
+            largest_mib=rss.largest_mib,
+            processes=rss.processes,
+            peer=summary,
+        )
+
+
+if __name__ == "__main__":  # the peer process: python -m bench.peers KIND FD OPTIONS_JSON
+    _serve(Connection(int(sys.argv[2])), sys.argv[1], json.loads(sys.argv[3]))
