@@ -13,7 +13,6 @@ the 30/s limit with no 429; worker peak memory < 150 MB; < 150 bytes of Redis pe
 from __future__ import annotations
 
 import asyncio
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from bench.peers import (
     PeerProcess,
     Pipeline,
     publisher_env,
+    self_cpu_s,
     this_process_as,
 )
 
@@ -108,13 +108,19 @@ def subscribers(count: int, base: int = CHAT_BASE) -> dict[str, dict[str, Any]]:
 class Telegram:
     """The Redis, the peer and this process's settings shared by the pipeline runs."""
 
-    def __init__(self, redis: BenchRedis, peer: PeerProcess, limit: str | None) -> None:
-        extra = {"TELEGRAM_BOT_TOKEN": peer.info["token"], "TELEGRAM_API_URL": peer.info["base_url"]}
+    def __init__(
+        self, redis: BenchRedis, peer: PeerProcess, limit: str | None, warm_up: int = WARM_UP
+    ) -> None:
+        extra = {
+            "TELEGRAM_BOT_TOKEN": peer.info["token"],
+            "TELEGRAM_API_URL": peer.info["base_url"],
+        }
         if limit is not None:
             extra["TELEGRAM_RATE_LIMIT"] = limit
         self.peer = peer
         self.pipeline = Pipeline(redis, publisher_env(redis, **extra))
         self.serial = 0
+        self.warm_up = warm_up
 
     def fan_out(self, count: int, timeout_s: float = 1800) -> Delivered:
         """A fresh Redis and worker; warm the worker up; then time one release to `count`."""
@@ -124,10 +130,10 @@ class Telegram:
         self.pipeline.reset()
         store = self.pipeline.store()
         with self.pipeline.worker() as worker:
-            warm = release(f"warm-up-{self.serial}", body="Warm-up.")
-            self.pipeline.warm_up(
-                store, "telegram", warm, render_all(warm), subscribers(WARM_UP, WARM_BASE)
-            )
+            if self.warm_up:
+                warm = release(f"warm-up-{self.serial}", body="Warm-up.")
+                chats = subscribers(self.warm_up, WARM_BASE)
+                self.pipeline.warm_up(store, "telegram", warm, render_all(warm), chats)
             store.add_recipients("telegram", subscribers(count))
             measured = release(f"fan-out-{self.serial}")
             done = self.pipeline.deliver(
@@ -162,18 +168,13 @@ class Baseline:
         return self.sent / self.elapsed_s
 
 
-def _self_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure(peer: PeerProcess, count: int, send: Callable[[], None]) -> Baseline:
     peer.call("reset")
-    cpu0, peer0 = _self_cpu_s(), peer.cpu_s()
+    cpu0, peer0 = self_cpu_s(), peer.cpu_s()
     started = time.perf_counter()
     send()
     elapsed = time.perf_counter() - started
-    cpu1, peer1 = _self_cpu_s(), peer.cpu_s()
+    cpu1, peer1 = self_cpu_s(), peer.cpu_s()
     summary = peer.call("summary")
     if summary["sent"] != count or summary["chats"] != count:
         raise RuntimeError(f"baseline sent {summary['sent']} of {count}: {summary['statuses']}")
@@ -251,3 +252,282 @@ BASELINES: dict[str, tuple[str, Callable[[PeerProcess, list[str], str], None]]] 
     "ptb": ("bare python-telegram-bot loop (httpx, 64 in flight)", bare_ptb),
     "apprise": ("Apprise Telegram plugin (one notify, all chats as targets)", bare_apprise),
 }
+
+
+# -- rate limit, Redis footprint ------------------------------------------------------------------
+
+
+def steady_rate(times: list[float]) -> float:
+    """Messages started per second over the middle 80% of the arrivals (no ramp-up, no tail)."""
+    if len(times) < 10:
+        return len(times) / max(times[-1] - times[0], 1e-9) if len(times) > 1 else 0.0
+    lo, hi = len(times) // 10, len(times) - 1 - len(times) // 10
+    return (hi - lo) / (times[hi] - times[lo])
+
+
+@dataclass
+class RateRun:
+    rate: float
+    overall: float
+    rate_limited: int
+    max_in_window: int
+    sent: int
+
+
+def rate_run(tg: Telegram, count: int, serial: int) -> RateRun:
+    """The default limit: one release to `count` subscribers; what the strict peer saw."""
+    from publisher.render import render_all
+
+    tg.pipeline.reset()
+    store = tg.pipeline.store()
+    with tg.pipeline.worker() as worker:
+        store.add_recipients("telegram", subscribers(count, CHAT_BASE + serial * count))
+        measured = release(f"rate-{serial}")
+        done = tg.pipeline.deliver(
+            store, worker, tg.peer, measured, render_all(measured), "telegram", count, 600
+        )
+        times = tg.peer.call("send_times")
+        in_window = tg.peer.call("max_in_window", 1.0)
+    check_pipeline(done, count)
+    overall = (len(times) - 1) / (times[-1] - times[0])
+    return RateRun(steady_rate(times), overall, done.peer["rate_limited"], in_window, len(times))
+
+
+def record_bytes(tg: Telegram, count: int) -> tuple[float, float]:
+    """Redis `used_memory` per delivery record: (queued, sent), over `count` records."""
+    from publisher.store import Outcome, new_token
+
+    tg.pipeline.reset()
+    store = tg.pipeline.store()
+    client = tg.pipeline.redis.client()
+    addresses = list(subscribers(count))
+
+    def used() -> int:
+        return int(client.info("memory")["used_memory"])
+
+    before = used()
+    store.create_records("memory", "telegram", addresses)
+    queued = used()
+    token = new_token()
+    for i in range(0, count, 500):  # as a batch task records them: claim, start, finish
+        chunk = addresses[i : i + 500]
+        store.claim("memory", "telegram", chunk, token, 30.0)
+        store.start("memory", "telegram", chunk, token)
+        store.finish("memory", "telegram", [Outcome(a, "sent", ["1"]) for a in chunk])
+    sent = used()
+    return (queued - before) / count, (sent - before) / count
+
+
+# -- the section ----------------------------------------------------------------------------------
+
+
+def _spread(values: list[float], fmt: Callable[[float], str]) -> str:
+    return "–" if len(values) < 2 else f"{fmt(min(values))} – {fmt(max(values))}"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f} msg/s" if value >= 100 else f"{value:.1f} msg/s"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def _target(ok: bool, text: str) -> str:
+    return f"yes ({text})" if ok else f"NO ({text})"
+
+
+def _pipeline_row(size: int, runs: list[Delivered], target: str = "") -> list[str]:
+    rates = [d.rate for d in runs]
+    mid = sorted(runs, key=lambda d: d.rate)[len(runs) // 2]
+    details = (
+        f"{fmt_s(mid.elapsed_s)} submit → last outcome; first message after "
+        f"{fmt_s(mid.first_s)}; CPU s per 1,000: worker {1000 * mid.worker_cpu_s / size:.2f}, "
+        f"Redis {1000 * mid.redis_cpu_s / size:.2f}, peer {1000 * mid.peer_cpu_s / size:.2f}; "
+        f"worker RSS peak {fmt_mb(mid.peak_sum_mib)} summed over {mid.processes} processes, "
+        f"largest {fmt_mb(mid.largest_mib)}"
+    )
+    return [
+        "pipeline: `submit` → `publisher worker` (2 processes) → peer",
+        fmt_int(size),
+        _rate(statistics.median(rates)),
+        _spread(rates, _rate),
+        str(len(runs)),
+        details,
+        target,
+    ]
+
+
+def run(quick: bool) -> Section:
+    """Measure the fan-out, the baselines, the rate limit, memory; see the module docstring."""
+    started = time.monotonic()
+    sizes = QUICK_SIZES[:1] if quick else SIZES
+    base_size = QUICK_BASELINE_SIZE if quick else BASELINE_SIZE
+    repeats = 1 if quick else REPEATS
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    pipeline_runs: dict[int, list[Delivered]] = {size: [] for size in sizes}
+    baseline_runs: dict[str, list[Baseline]] = {name: [] for name in BASELINES}
+    with BenchRedis() as redis, PeerProcess("telegram") as peer:
+        from publisher.render import render_all
+
+        tg = Telegram(redis, peer, FAST_LIMIT, 0 if quick else WARM_UP)
+        with this_process_as(tg.pipeline.env):
+            text = message_text(render_all(release("baseline")))
+            chats = list(subscribers(base_size))
+            # The comparisons take turns, so that load drift on the machine hits them alike.
+            for _ in range(repeats):
+                pipeline_runs.setdefault(base_size, []).append(tg.fan_out(base_size))
+                for name, (_label, send) in BASELINES.items():
+                    baseline_runs[name].append(
+                        measure(peer, base_size, lambda s=send: s(peer, chats, text))  # type: ignore[misc]
+                    )
+            for size in sizes:
+                if size == base_size or size == max(sizes):
+                    continue
+                pipeline_runs[size] += [tg.fan_out(size) for _ in range(repeats)]
+            big = max(sizes)
+            if big != base_size:
+                rate = statistics.median(d.rate for d in pipeline_runs[base_size])
+                projected_s = (big / rate + 10) * repeats
+                big_repeats = repeats
+                if time.monotonic() - started + projected_s > SECTION_BUDGET_S:
+                    big_repeats = 1
+                    notes.append(
+                        f"{fmt_int(big)} ran once: three runs were projected to take "
+                        f"{fmt_s(projected_s)}, over this section's "
+                        f"{SECTION_BUDGET_S / 60:.0f}-minute budget."
+                    )
+                pipeline_runs[big] = [tg.fan_out(big) for _ in range(big_repeats)]
+        strict = Telegram(redis, peer, None)  # TELEGRAM_RATE_LIMIT unset: the default 30/s
+        rate_count = QUICK_RATE_SUBSCRIBERS if quick else RATE_SUBSCRIBERS
+        peer.call("set", "rate_limit_per_s", RATE_LIMIT)
+        with this_process_as(strict.pipeline.env):
+            rate_runs = [rate_run(strict, rate_count, i) for i in range(repeats)]
+        peer.call("set", "rate_limit_per_s", None)
+        with this_process_as(tg.pipeline.env):
+            queued_b, sent_b = record_bytes(tg, QUICK_RECORDS if quick else RECORDS)
+
+    rows += _fanout_rows(sorted(pipeline_runs), pipeline_runs, baseline_runs, base_size)
+    rows.append(_rate_row(rate_runs, rate_count))
+    rows += _memory_rows(pipeline_runs[base_size], base_size, queued_b, sent_b, quick)
+    notes.append(
+        f"Load average (1 min) at the end: {load_average()}. Everything shares this machine's "
+        f"{cpu_count()} CPUs: the worker's processes, Redis, the peer and the client."
+    )
+    return Section("Telegram fan-out", _method(base_size, rate_count), HEADER, rows, notes)
+
+
+RATIO_TARGETS = {"aiohttp": 0.7, "ptb": 0.0, "apprise": 3.0}
+FLAT = 0.9  # "flat": the largest size keeps at least this share of the 10,000 rate
+MEMORY_TARGET_MB = 150
+RECORD_TARGET_B = 150
+
+
+def _fanout_rows(
+    sizes: list[int],
+    pipeline_runs: dict[int, list[Delivered]],
+    baseline_runs: dict[str, list[Baseline]],
+    base_size: int,
+) -> list[list[str]]:
+    rows = []
+    base_rate = statistics.median(d.rate for d in pipeline_runs[base_size])
+    for size in sizes:
+        target = ""
+        if size > base_size:
+            share = statistics.median(d.rate for d in pipeline_runs[size]) / base_rate
+            target = _target(share >= FLAT, f"{share:.2f}× the {fmt_int(base_size)} rate")
+        rows.append(_pipeline_row(size, pipeline_runs[size], target))
+    for name, runs in baseline_runs.items():
+        rates = [b.rate for b in runs]
+        mid = sorted(runs, key=lambda b: b.rate)[len(runs) // 2]
+        per_k = 1000 / base_size
+        details = (
+            f"{fmt_s(mid.elapsed_s)}; CPU s per 1,000: client {per_k * mid.client_cpu_s:.2f}, "
+            f"peer {per_k * mid.peer_cpu_s:.2f}"
+        )
+        label = BASELINES[name][0]
+        rows.append([f"baseline: {label}", fmt_int(base_size), _rate(statistics.median(rates)),
+                     _spread(rates, _rate), str(len(runs)), details, "(baseline)"])  # fmt: skip
+    for name, runs in baseline_runs.items():
+        pairs = [p.rate / b.rate for p, b in zip(pipeline_runs[base_size], runs, strict=False)]
+        ratio = statistics.median(pairs)
+        want = RATIO_TARGETS[name]
+        target = _target(ratio >= want, f"≥ {want:g}×") if want else ""
+        rows.append([f"ratio: pipeline ÷ {name}", fmt_int(base_size), _ratio(ratio),
+                     _spread(pairs, _ratio), str(len(pairs)),
+                     "each pipeline run against the baseline run next to it", target])  # fmt: skip
+    return rows
+
+
+def _rate_row(runs: list[RateRun], count: int) -> list[str]:
+    rates = [r.rate for r in runs]
+    rate = statistics.median(rates)
+    refused = sum(r.rate_limited for r in runs)
+    most = max(r.max_in_window for r in runs)
+    share = rate / RATE_LIMIT
+    details = (
+        f"{share:.1%} of {RATE_LIMIT}/s over the middle 80% of arrivals (whole run "
+        f"{statistics.median(r.overall for r in runs):.1f}/s); 429 answers: {refused}; most "
+        f"requests in any sliding 1 s: {most}"
+    )
+    ok = share >= 0.97 and refused == 0 and most <= RATE_LIMIT
+    return ["rate limit: default 30/s, peer refuses the 31st request in any 1 s", fmt_int(count),
+            _rate(rate), _spread(rates, _rate), str(len(runs)), details,
+            _target(ok, "≥ 97% of the limit, no 429")]  # fmt: skip
+
+
+def _memory_rows(
+    runs: list[Delivered], size: int, queued_b: float, sent_b: float, quick: bool
+) -> list[list[str]]:
+    sums = [d.peak_sum_mib for d in runs]
+    largest = [d.largest_mib for d in runs]
+    limit_mib = MEMORY_TARGET_MB * 1e6 / 2**20
+    summed = statistics.median(sums)
+    biggest = statistics.median(largest)
+    records = QUICK_RECORDS if quick else RECORDS
+    return [
+        ["worker peak RSS, summed over its processes (main, beat, pool)", fmt_int(size),
+         fmt_mb(summed), _spread(sums, fmt_mb), str(len(runs)),
+         f"sampled every 50 ms during the fan-out; {runs[0].processes} processes",
+         _target(summed < limit_mib, f"< {MEMORY_TARGET_MB} MB = {limit_mib:.0f} MiB")],
+        ["worker peak RSS, largest single process", fmt_int(size), fmt_mb(biggest),
+         _spread(largest, fmt_mb), str(len(runs)), "the larger of the samples and VmHWM",
+         _target(biggest < limit_mib, f"< {MEMORY_TARGET_MB} MB = {limit_mib:.0f} MiB")],
+        ["Redis bytes per delivery record, queued", fmt_int(records), f"{queued_b:.0f} B", "–",
+         "1", "`used_memory` after `Store.create_records` minus before, ÷ records: the record "
+         "and its entry in the pending set", ""],
+        ["Redis bytes per delivery record, sent", fmt_int(records), f"{sent_b:.0f} B", "–", "1",
+         "after claim → start → finish(sent) of every record, as a batch task does",
+         _target(sent_b < RECORD_TARGET_B, f"< {RECORD_TARGET_B} B")],
+    ]  # fmt: skip
+
+
+def _method(base_size: int, rate_count: int) -> str:
+    return f"""
+Every figure comes from one run of this section, against one loopback Bot API (`FakeBotAPI` of
+tests/peers, in its own process so it never shares a GIL with the client measured; it parses
+each request, checks the HTML and stores the message). Redis is the embedded server
+(`publisher.redis_server`) on a unix socket. Medians of {REPEATS} runs, with the spread.
+
+*Pipeline*: a fresh Redis and a fresh real `publisher worker` (Celery prefork, the default
+concurrency: one process per CPU, plus its main and beat processes) per run, warmed up with a
+{WARM_UP}-subscriber release (not in --quick); then N subscribers are added to the store and
+this process calls `publisher.publishing.submit` (as `publisher publish` does); the time runs from
+that call until Redis counts every record done (`pending` 0), and every subscriber is checked to
+have exactly one message at the peer. TELEGRAM_RATE_LIMIT=100000 keeps the shared limiter out of
+the way (it still runs: one Lua call per chunk of waiters, and the per-chat scopes). One message
+of {TEXT_CHARS} characters (HTML parse mode), no photo.
+
+*Baselines* (at {fmt_int(base_size)}, taking turns with the pipeline runs): the same
+{TEXT_CHARS}-character sendMessage to the same chats from this process, {CONCURRENCY} in flight
+(what the pipeline allows: 2 processes × PUBLISHER_MAX_IN_FLIGHT 32): a bare `aiohttp` session;
+python-telegram-bot's `Bot` with its default `HTTPXRequest`, `asyncio.gather` under a semaphore;
+Apprise's `NotifyTelegram`, subclassed only to set `notify_url` to the peer, in one `notify` with
+every chat as a target (it sends them one after another, a new connection each). No baseline
+records anything anywhere.
+
+*Rate limit*: TELEGRAM_RATE_LIMIT unset (30/s) and the peer set to answer 429 to any request past
+30 in a sliding second; {fmt_int(rate_count)} subscribers; the rate is counted at the peer from
+arrival times. CPU seconds come from /proc (worker: all its processes), RSS from /proc every 50 ms.
+"""

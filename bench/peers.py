@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -66,7 +67,8 @@ def _telegram_ops(peer: Any) -> dict[str, Callable[..., Any]]:
         "summary": summary,
         "send_times": lambda: sorted(r.t for r in sends()),
         "first_arrival": lambda: {
-            str(r.chat_id): r.t for r in reversed(sends())  # earliest wins
+            str(r.chat_id): r.t
+            for r in reversed(sends())  # earliest wins
         },
         "max_in_window": peer.max_in_window,
         "reset": peer.reset,
@@ -222,7 +224,10 @@ class PeerProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -244,6 +249,12 @@ def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat", "rb") as handle:
         raw = handle.read().decode()
     return raw[raw.rindex(")") + 2 :].split()  # fields from the 3rd on (state, ppid, ...)
+
+
+def self_cpu_s() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def process_cpu_s(pid: int) -> float:
@@ -438,11 +449,15 @@ def this_process_as(env: dict[str, str]) -> Iterator[None]:
 
 
 def _drop_broker_connections() -> None:
-    # The Redis of the next module is a new server on the same socket: no stale connections.
-    app = sys.modules.get("workers.app")
-    if app is not None:
-        app.app.pool.force_close_all()
-        app.app.producer_pool.force_close_all()
+    # The next Redis is a new server on the same socket: drop the broker connections (closed
+    # pools cannot be reused, so they are forgotten, as Celery does after a fork).
+    module = sys.modules.get("workers.app")
+    if module is not None:
+        import kombu.pools
+
+        kombu.pools.reset()
+        module.app._pool = None
+        module.app.amqp._producer_pool = None
 
 
 class Worker:
@@ -516,9 +531,8 @@ def wait_delivered(
         if counts["total"] >= total and counts["pending"] == 0:
             return now, counts
         if now > deadline:
-            raise TimeoutError(f"{release_id}/{channel} not delivered in {timeout_s:.0f} s: {counts}")
+            raise TimeoutError(f"{release_id}/{channel}: not done in {timeout_s:.0f} s: {counts}")
         time.sleep(poll_s)
-
 
 
 # -- one release through the real pipeline ------------------------------------------------------

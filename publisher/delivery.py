@@ -351,6 +351,7 @@ def release_status(store: Store, release_id: str) -> dict[str, Any]:
                 )
             if len(result["errors"]) >= 200:
                 break
+    result["events"] = store.events(release_id)
     channel_counts = result["channels"].values()
     if result["state"] == "publishing" and not any(
         c["pending"] or c["paused"] for c in channel_counts

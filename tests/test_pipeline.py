@@ -124,6 +124,12 @@ def test_everyone_exactly_once_and_blocked_users_unsubscribed(
     assert channels["email"]["sent"] == 7 and channels["email"]["skipped"] == 1
     assert channels["x"]["sent"] == 1 and channels["website"]["sent"] == 1
     assert all(c["pending"] == 0 and c["uncertain"] == 0 for c in channels.values())
+    kinds = [event["type"] for event in report["events"]]  # type: ignore[union-attr]
+    assert kinds[:2] == ["submitted", "published"] and "finished" in kinds or len(kinds) >= 2
+    site_index = (data_dir / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Delegation meets envoy" in site_index
+    page = data_dir / "site" / "releases" / release_id / "index.html"
+    assert "Delegation meets envoy" in page.read_text(encoding="utf-8")
 
     listed = json.loads(
         run_cli("subscribers", "list", "--channel", "telegram", "--json", env=env).stdout
