@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from publisher.errors import PublisherError, ReleaseErrors, RenderError, StoreUnavailable
+from publisher.release import Release, publishing_problems
 from publisher.settings import CHANNEL_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -58,6 +59,12 @@ def parse_channels(value: str | None) -> list[str] | None:
     return names
 
 
+def warn_hostile(release: Release) -> None:
+    """Rendering strips hostile HTML; say so, since `publish` will refuse the file."""
+    for problem in publishing_problems(release):
+        click.echo(f"warning: {problem} (stripped here; publish refuses it)", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="publisher")
 def main() -> None:
@@ -68,13 +75,15 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check release files; exit 2 with one line per problem."""
-    from publisher.release import load_release
+    from publisher.release import load_release, publishing_problems
     from publisher.render import render_all
 
     problems: list[str] = []
     for path in files:
         try:
-            render_all(load_release(path))
+            release = load_release(path)
+            problems.extend(str(p) for p in publishing_problems(release))
+            render_all(release)
         except (ReleaseErrors, RenderError) as exc:
             problems.extend(str(exc).splitlines())
     if problems:
@@ -93,7 +102,12 @@ def render(file: Path, channel: str | None, as_json: bool) -> None:
 
     channels = parse_channels(channel)
     with user_errors():
-        rendered = render_all(load_release(file), channels)
+        release = load_release(file)
+        rendered = render_all(release, channels)
+    warn_hostile(release)
+    for payload in rendered["channels"].values():  # internal keys are not sent to anyone
+        for key in [k for k in payload if k.startswith("_")]:
+            del payload[key]
     if as_json:
         click.echo(json.dumps(rendered, ensure_ascii=False, indent=2))
     else:
@@ -115,6 +129,7 @@ def preview(file: Path, channel: str | None) -> None:
     with user_errors():
         release = load_release(file)
         print_preview(release, render_all(release, channels))
+    warn_hostile(release)
 
 
 @main.command("import")

@@ -23,6 +23,7 @@ from publisher.cli import (
     parse_channels,
     user_errors,
 )
+from publisher.errors import ReleaseErrors
 from publisher.settings import get_settings
 from publisher.store import Store
 
@@ -84,13 +85,16 @@ def publish(
 ) -> None:
     """Submit a release; the first line printed is its id."""
     from publisher.publishing import submit
-    from publisher.release import load_release
+    from publisher.release import load_release, publishing_problems
     from publisher.render import render_all
 
     chosen = parse_channels(channels)
     when = parse_at(at) if at else None
     with user_errors():
         release = load_release(file)
+        problems = publishing_problems(release)
+        if problems:
+            raise ReleaseErrors(problems)
         rendered = render_all(release)  # every channel must render before anything is queued
     store = open_store()
     from workers.tasks import dispatch, queue_publish

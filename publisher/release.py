@@ -483,6 +483,18 @@ class _Checker:
         return result
 
 
+def publishing_problems(release: Release) -> list[ReleaseError]:
+    """What stops a valid release from being published: hostile HTML in its body."""
+    from publisher.html_safety import hostile_parts
+
+    name = release.source_path or release.id
+    return [
+        ReleaseError(name, "body", f"contains {part}", "remove it; scripts, frames, forms and "
+                     "event handlers are never published")
+        for part in hostile_parts(release.body)
+    ]  # fmt: skip
+
+
 def parse_datetime(value: Any, tz: ZoneInfo) -> datetime | None:
     """A timezone-aware datetime from YAML's date/datetime or an ISO 8601 string.
 

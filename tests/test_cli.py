@@ -101,3 +101,33 @@ def test_import_seed_then_site_build(tmp_path: Path, env: dict[str, str]) -> Non
     assert built.returncode == 0, built.stderr
     assert (site / "index.html").is_file() and (site / "feed.xml").is_file()
     assert not (tmp_path / "var" / "redis").exists(), "site build must not start Redis"
+
+
+HOSTILE = b"""---
+title: Hostile
+date: 2024-01-01
+---
+Hello <script>alert(1)</script> <a href="javascript:alert(1)">link</a>
+<img src=x onerror="alert(1)"> <iframe src="https://evil.example"></iframe>
+
+`if a < b` in a code span is text, and fine.
+"""
+
+
+def test_hostile_html_refused_by_validate_but_render_shows_it_stripped(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "hostile.md"
+    path.write_bytes(HOSTILE)
+    result = run_cli("validate", str(path), env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4 and all(f"{path}: body:" in line for line in lines)
+    assert "<script>" in result.stderr and "javascript:" in result.stderr
+    rendered = run_cli("render", str(path), "--json", env=env)
+    assert rendered.returncode == 0
+    assert "warning" in rendered.stderr
+    out = rendered.stdout
+    for bad in ("<script>", "alert(1)", "javascript:", "onerror", "<iframe", "evil.example"):
+        assert bad not in out
+    assert "Hello" in out and "link" in out

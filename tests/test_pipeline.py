@@ -395,3 +395,18 @@ def test_finished_release_records_expire_but_counts_and_failures_stay(
     again = run_cli("publish", str(release), "--wait", env=env)
     assert "nothing new" in again.stderr
     assert len(bot.requests) == before
+
+
+def test_bad_input_publishes_nothing(tmp_path: Path, data_dir: Path) -> None:
+    env = publisher_env(data_dir)
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    hostile = write_release(tmp_path, "hostile.md")
+    hostile.write_text(hostile.read_text() + '\n<iframe src="https://evil.example"></iframe>\n')
+    result = run_cli("publish", str(hostile), env=env)
+    assert result.returncode == 2 and "iframe" in result.stderr and not result.stdout
+    bad_channel = run_cli("publish", str(write_release(tmp_path)), "--channels", "x,fax", env=env)
+    assert bad_channel.returncode == 2 and "fax" in bad_channel.stderr
+    broken = tmp_path / "broken.md"
+    broken.write_text("---\ntitle: [oops\n---\nbody\n")
+    assert run_cli("publish", str(broken), env=env).returncode == 2
+    assert not client.keys("pub:*"), "bad input must leave nothing queued or stored"

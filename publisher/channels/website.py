@@ -455,5 +455,5 @@ class WebsiteChannel(Channel):
         return {
             "path": ctx.page_path(release),
             "html": render_page(release, body, ctx),
-            "release": source,
+            "_release": source,  # for the sender; `render --json` leaves `_` keys out
         }

@@ -42,7 +42,7 @@ class WebsiteSender(Sender):
 
     def _publish(self, target: Path, payload: dict[str, Any]) -> None:
         write_atomic(target, payload["html"].encode("utf-8"))  # what was previewed, first
-        release = payload.get("release")
+        release = payload.get("_release")
         if not release:
             return
         # A local image that is not on this host cannot be copied: the page keeps its URL.
