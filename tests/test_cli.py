@@ -131,3 +131,17 @@ def test_hostile_html_refused_by_validate_but_render_shows_it_stripped(
     for bad in ("<script>", "alert(1)", "javascript:", "onerror", "<iframe", "evil.example"):
         assert bad not in out
     assert "Hello" in out and "link" in out
+
+
+def test_broken_override_template_is_one_line_exit_2(tmp_path: Path, env: dict[str, str]) -> None:
+    overrides = tmp_path / "templates" / "telegram"
+    overrides.mkdir(parents=True)
+    (overrides / "message.html").write_text("<b>{{ title </b>\n")
+    env = {**env, "PUBLISHER_TEMPLATES": str(tmp_path / "templates")}
+    path = str(sorted(EXAMPLES.glob("*.md"))[0])
+    for command in (["render", path, "--json"], ["validate", path]):
+        result = run_cli(*command, env=env)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "message.html" in lines[0] and "telegram" in lines[0]
+        assert "Traceback" not in result.stderr
