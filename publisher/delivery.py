@@ -85,6 +85,14 @@ def audience(store: Store, settings: Settings, release_id: str, channels: list[s
     return Audience(result)
 
 
+def batch_size(channel: str, settings: Settings) -> int:
+    """Recipients per task: a rate-limited batch should take seconds, not minutes, so the
+    scheduler's tick and other releases never wait long behind it."""
+    if channel == "telegram":
+        return int(min(BATCH_SIZE, max(50, settings.telegram_rate_limit * 2)))
+    return BATCH_SIZE
+
+
 def fan_out(
     store: Store, settings: Settings, release_id: str, channels: list[str], dispatch: Dispatch
 ) -> dict[str, int]:
@@ -103,8 +111,9 @@ def fan_out(
         return {}
     for channel, recipients in chosen.items():
         addresses = list(recipients)
-        for i in range(0, len(addresses), BATCH_SIZE):
-            dispatch(release_id, channel, addresses[i : i + BATCH_SIZE])
+        size = batch_size(channel, settings)
+        for i in range(0, len(addresses), size):
+            dispatch(release_id, channel, addresses[i : i + size])
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
     store.add_event(release_id, "published", "system", channels=",".join(channels))
     return queued
