@@ -126,10 +126,10 @@ def bare_apprise(peer: PeerProcess, addresses: list[str], subject: str, html: st
     from apprise.plugins.email import NotifyEmail
 
     url = f"mailto://{peer.info['host']}:{peer.info['port']}?mode=insecure&from={SENDER}"
-    options = NotifyEmail.parse_url(url)
+    options = NotifyEmail.parse_url(url)  # type: ignore[no-untyped-call]
     options["targets"] = addresses
     notifier = apprise.Apprise()
-    notifier.add(NotifyEmail(**options))
+    notifier.add(NotifyEmail(**options))  # type: ignore[no-untyped-call]
     if not notifier.notify(body=html, title=subject, body_format=apprise.NotifyFormat.HTML):
         raise RuntimeError("Apprise reported a failed notification")
 
@@ -219,8 +219,9 @@ def _pipeline_row(size: int, runs: list[Delivered]) -> list[str]:
         f"{fmt_s(mid.elapsed_s)} submit → last outcome; first message after "
         f"{fmt_s(mid.first_s)}; CPU s per 1,000: worker {1000 * mid.worker_cpu_s / size:.2f}, "
         f"Redis {1000 * mid.redis_cpu_s / size:.2f}, peer {1000 * mid.peer_cpu_s / size:.2f}; "
-        f"worker RSS peak {fmt_mb(mid.peak_sum_mib)} summed, largest {fmt_mb(mid.largest_mib)}; "
-        f"{mid.peer['connections']} SMTP connections"
+        f"worker peak {fmt_mb(mid.peak_sum_mib)} RSS / {fmt_mb(mid.peak_pss_mib)} PSS summed, "
+        f"largest {fmt_mb(mid.largest_mib)}; {mid.peer['connections']} SMTP connections opened "
+        "during the run (a warm worker reuses its pooled ones)"
     )
     return ["pipeline: `submit` → `publisher worker` (2 processes) → SMTP peer", fmt_int(size),
             _rate(statistics.median(rates)), _spread(rates, _rate), str(len(runs)), details,

@@ -67,6 +67,28 @@ def one_release(pipeline: Pipeline, store: Any, peer: PeerProcess, serial: int) 
     return Sample(submitted - started, arrivals[chat] - started, recorded - started)
 
 
+def warm_every_process(
+    pipeline: Pipeline, store: Any, peer: PeerProcess, releases: int = 4
+) -> float:
+    """Several releases at once, so that every pool process runs a publish and a deliver task
+    (one after another they may all land on the same process); returns the cold latency: the
+    first submit call to the first message at the peer."""
+    from publisher.render import render_all
+    from publisher.store import k_recipients
+
+    store.add_recipients("telegram", subscribers(releases, 400_000_000))
+    warm = [release(f"warm-all-{i}", body="Warm-up.") for i in range(releases)]
+    rendered = [render_all(each) for each in warm]
+    peer.call("reset")
+    started = time.monotonic()
+    for each, payload in zip(warm, rendered, strict=True):
+        pipeline.submit(store, each, payload)
+    for each in warm:
+        wait_delivered(store, each.id, "telegram", releases, 60)
+    store.redis.delete(k_recipients("telegram"))
+    return float(min(peer.call("first_arrival").values())) - started
+
+
 def run(quick: bool) -> Section:
     """Measure publish-to-first-message latency; see the module docstring."""
     count = QUICK_RELEASES if quick else RELEASES
@@ -79,6 +101,7 @@ def run(quick: bool) -> Section:
             pipeline.reset()
             store = pipeline.store()
             with pipeline.worker():
+                cold_s = warm_every_process(pipeline, store, peer)
                 warm = [one_release(pipeline, store, peer, i) for i in range(WARM_UP)]
                 samples = []
                 for i in range(count):
@@ -91,8 +114,9 @@ def run(quick: bool) -> Section:
     rows = [
         ["`submit` → first message at the Bot API peer", fmt_int(count), fmt_s(p50),
          fmt_s(_percentile(first, 0.9)), fmt_s(max(first)),
-         f"min {fmt_s(min(first))}; first release after the worker started (cold): "
-         f"{fmt_s(warm[0].first_s)}",
+         f"min {fmt_s(min(first))}; the first release after the worker started (cold): "
+         f"{fmt_s(cold_s)}; the warm-up's {WARM_UP}: "
+         f"{', '.join(fmt_s(w.first_s) for w in warm)}",
          f"yes (< {fmt_s(TARGET_S)})" if p50 < TARGET_S else f"NO (< {fmt_s(TARGET_S)})"],
         ["`submit` call itself (store the release, queue the publish task)", fmt_int(count),
          fmt_s(statistics.median(submit)), fmt_s(_percentile(submit, 0.9)), fmt_s(max(submit)),
@@ -103,15 +127,16 @@ def run(quick: bool) -> Section:
     ]  # fmt: skip
     method = f"""
 A real `publisher worker` (Celery prefork, default concurrency: one process per CPU, with beat)
-is started on an embedded Redis and sends {WARM_UP} releases first (not counted), so its pool
-processes have imported everything and opened their connections. Then this process, itself
-warm, publishes {fmt_int(count)} releases one after another ({PAUSE_S:g} s apart, each a new
-release id with its own single subscriber, one 630-character message) by calling
-`publisher.publishing.submit(store, release, rendered, queue_publish, ...)`, as `publisher
-publish` does after rendering (rendering, ~5 ms, is done before the clock starts). The time runs
-from that call to the message's arrival at the loopback Bot API (`FakeBotAPI`, its own process);
-both sides read the machine's monotonic clock. TELEGRAM_RATE_LIMIT is the default 30/s, so the
-shared limiter's round trip is on the path. p90 is the 90th percentile (nearest rank).
+is started on an embedded Redis and sends 4 releases at once, then {WARM_UP} one by one, first
+(not counted), so its pool processes have imported everything and opened their connections.
+Then this process, itself warm, publishes {fmt_int(count)} releases one after another
+({PAUSE_S:g} s apart, each a new release id with its own single subscriber, one 630-character
+message) by calling `publisher.publishing.submit(store, release, rendered, queue_publish, ...)`,
+as `publisher publish` does after rendering (rendering, ~5 ms, is done before the clock starts).
+The time runs from that call to the message's arrival at the loopback Bot API (`FakeBotAPI`, its
+own process); both sides read the machine's monotonic clock. TELEGRAM_RATE_LIMIT is the default
+30/s, so the shared limiter's round trip is on the path. p90 is the 90th percentile (nearest
+rank).
 """
     notes = [
         f"Load average (1 min) at the end: {load_average()}; the machine has {cpu_count()} CPUs."

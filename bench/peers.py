@@ -299,17 +299,33 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return rss, hwm
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional set size in MiB: resident memory with pages shared by N processes counted
+    1/N in each (a forked pool shares its parent's pages until it writes to them)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class RSSSampler:
     """Samples the resident memory of a process tree every `interval_s` in a thread.
 
-    `peak_sum_mib`: the largest sum over the tree at one sample; `peak_each_mib`: per pid, the
-    largest of its samples and its kernel-kept peak (VmHWM, which catches spikes between samples).
+    `peak_sum_mib`: the largest sum of RSS over the tree at one sample (shared pages counted in
+    every process); `peak_pss_mib`: the same with PSS (shared pages split); `peak_each_mib`: per
+    pid, the largest of its samples and its kernel-kept peak (VmHWM, which catches spikes between
+    samples).
     """
 
     def __init__(self, root_pid: int, interval_s: float = 0.05) -> None:
         self.root_pid = root_pid
         self.interval_s = interval_s
         self.peak_sum_mib = 0.0
+        self.peak_pss_mib = 0.0
         self.peak_each_mib: dict[int, float] = {}
         self.names: dict[int, str] = {}
         self._stop = threading.Event()
@@ -322,15 +338,17 @@ class RSSSampler:
         if now - self._last_scan > 1.0:  # the tree rarely changes; rescan once a second
             self._pids = descendants(self.root_pid)
             self._last_scan = now
-        total = 0.0
+        total = pss = 0.0
         for pid in self._pids:
             rss, hwm = rss_mib(pid)
             total += rss
+            pss += pss_mib(pid)
             if rss or hwm:
                 self.peak_each_mib[pid] = max(self.peak_each_mib.get(pid, 0.0), rss, hwm)
                 if pid not in self.names:
                     self.names[pid] = _cmdline(pid)
         self.peak_sum_mib = max(self.peak_sum_mib, total)
+        self.peak_pss_mib = max(self.peak_pss_mib, pss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -455,7 +473,7 @@ def _drop_broker_connections() -> None:
     if module is not None:
         import kombu.pools
 
-        kombu.pools.reset()
+        kombu.pools.reset()  # type: ignore[no-untyped-call]
         module.app._pool = None
         module.app.amqp._producer_pool = None
 
@@ -550,6 +568,7 @@ class Delivered:
     peer_cpu_s: float
     redis_cpu_s: float
     peak_sum_mib: float  # worker processes' resident memory, summed at one sample
+    peak_pss_mib: float  # the same in PSS: pages shared by the forked processes counted once
     largest_mib: float  # the largest single worker process (sampled peak or VmHWM)
     processes: int
     peer: dict[str, Any] = field(default_factory=dict)
@@ -639,6 +658,7 @@ class Pipeline:
             peer_cpu_s=peer1 - peer0,
             redis_cpu_s=redis1 - redis0,
             peak_sum_mib=rss.peak_sum_mib,
+            peak_pss_mib=rss.peak_pss_mib,
             largest_mib=rss.largest_mib,
             processes=rss.processes,
             peer=summary,
