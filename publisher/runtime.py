@@ -126,9 +126,12 @@ class TelegramThrottle:
     def __init__(self, limiter: SlidingWindowLimiter) -> None:
         self.limiter = limiter
 
-    async def before_send(self, chat: str) -> None:
+    async def before_send(self, chat: str, consecutive: bool = False) -> None:
+        # A private chat's own limit (1 a second) only matters for a message that follows
+        # another to it; groups and channels (20 a minute) are always checked.
+        per_chat = consecutive or chat.startswith(("-", "@"))
         try:
-            await self.limiter.acquire(*telegram_scopes(chat))
+            await self.limiter.acquire(*(telegram_scopes(chat) if per_chat else ()))
         except redis.RedisError as exc:  # Redis restarting: wait, don't send unthrottled
             raise TransientDeliveryError(f"rate limiter unavailable: {exc}", 1.0) from exc
 

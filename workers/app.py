@@ -17,6 +17,16 @@ from publisher.settings import get_settings
 
 QUEUE = "publisher"
 TICK_S = 2.0
+# Redis-transport priorities, 0 first: the scheduler's tick must not wait behind a broadcast's
+# batches, and a new release's fan-out goes ahead of other releases' batches.
+PRIORITY_STEPS = [0, 3, 6, 9]
+TICK_PRIORITY, PUBLISH_PRIORITY, DELIVER_PRIORITY = 0, 3, 6
+SEP = "\x06\x16"
+
+
+def queue_keys() -> list[str]:
+    """The Redis lists kombu keeps the queue in, one per priority step."""
+    return [QUEUE if step == 0 else f"{QUEUE}{SEP}{step}" for step in PRIORITY_STEPS]
 
 
 def make_app() -> Celery:
@@ -32,11 +42,22 @@ def make_app() -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout_s,
+            "queue_order_strategy": "priority",
+            "priority_steps": PRIORITY_STEPS,
+            "sep": SEP,
+        },
         result_backend_transport_options={"visibility_timeout": visibility_timeout_s},
         task_serializer="json",
         accept_content=["json"],
-        beat_schedule={"tick": {"task": "publisher.tick", "schedule": TICK_S}},
+        beat_schedule={
+            "tick": {
+                "task": "publisher.tick",
+                "schedule": TICK_S,
+                "options": {"priority": TICK_PRIORITY, "expires": 30},
+            }
+        },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
         worker_send_task_events=False,
     )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.app import QUEUE, app
+from workers.app import DELIVER_PRIORITY, PUBLISH_PRIORITY, QUEUE, app, queue_keys
 
 
 def dispatch(release_id: str, channel: str, recipients: list[str]) -> None:
     """Queue one batch for delivery."""
-    deliver.apply_async((release_id, channel, recipients), queue=QUEUE)
+    deliver.apply_async((release_id, channel, recipients), queue=QUEUE, priority=DELIVER_PRIORITY)
 
 
 def queue_publish(release_id: str) -> None:
-    publish.apply_async((release_id,), queue=QUEUE)
+    publish.apply_async((release_id,), queue=QUEUE, priority=PUBLISH_PRIORITY)
 
 
 @app.task(name="publisher.publish", acks_late=True, reject_on_worker_lost=True)
@@ -30,10 +30,10 @@ def deliver(release_id: str, channel: str, recipients: list[str]) -> dict[str, i
     return runtime().deliver(release_id, channel, recipients)
 
 
-@app.task(name="publisher.tick", acks_late=False, expires=10)
+@app.task(name="publisher.tick", acks_late=False)
 def tick() -> dict[str, Any]:
     from publisher.runtime import runtime
 
     rt = runtime()
-    broker_idle = rt.store.redis.llen(QUEUE) == 0
+    broker_idle = sum(rt.store.redis.llen(key) for key in queue_keys()) == 0
     return rt.tick(dispatch, queue_publish, broker_idle)

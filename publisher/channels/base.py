@@ -49,9 +49,13 @@ class MediaCache(Protocol):
 
 
 class Throttle(Protocol):
-    """The shared rate limiter: wait until a request to `chat` may start."""
+    """The shared rate limiter: wait until a request to `chat` may start.
 
-    async def before_send(self, chat: str) -> None: ...
+    `consecutive` is true for a message that follows another one to the same chat (a release
+    in several parts), which is when a per-chat limit can bite.
+    """
+
+    async def before_send(self, chat: str, consecutive: bool = False) -> None: ...
 
 
 @dataclass

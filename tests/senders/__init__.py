@@ -33,6 +33,8 @@ class ThrottleLog:
     """A throttle that lets everything through and remembers who asked."""
 
     chats: list[str] = field(default_factory=list)
+    consecutive: list[bool] = field(default_factory=list)
 
-    async def before_send(self, chat: str) -> None:
+    async def before_send(self, chat: str, consecutive: bool = False) -> None:
         self.chats.append(chat)
+        self.consecutive.append(consecutive)

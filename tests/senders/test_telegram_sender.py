@@ -194,6 +194,7 @@ def test_the_throttle_is_asked_before_every_request(peer: FakeBotAPI) -> None:
 
     asyncio.run(go())
     assert throttle.chats == ["-1001234567890"] * 3
+    assert throttle.consecutive == [False, True, True]  # the per-chat limit binds parts 2 and 3
     assert len(peer.requests) == 3
 
 
