@@ -174,6 +174,8 @@ class BatchRun:
         self.unfinished: set[str] = set()
         self.fault: str | None = None
         self.multi_part = len(payload.get("messages") or payload.get("posts") or [0]) > 1
+        self.media = store.media(release_id)
+        self.flush_pending = False
 
     async def run(self) -> dict[str, int]:
         claimed = self.store.claim(
@@ -241,7 +243,7 @@ class BatchRun:
             done_parts=list(done),
             on_part=self._part_recorder(address, list(done)) if self.multi_part else None,
             unsubscribe_url=self.unsubscribe_url(address) if self.unsubscribe_url else "",
-            media=self.store.media(self.release_id),
+            media=self.media,
         )
         outcome = await self._attempt(recipient, ctx, attempt)
         self.buffer.append(outcome)
@@ -252,7 +254,11 @@ class BatchRun:
         ):
             self._flush()
         else:
-            asyncio.get_running_loop().call_later(0.02, self._flush)
+            # One timer for the lot: a slow trickle (a rate-limited channel) is written within
+            # 20 ms without a timer per outcome.
+            if not self.flush_pending:
+                self.flush_pending = True
+                asyncio.get_running_loop().call_later(0.02, self._flush)
 
     async def _attempt(self, recipient: Recipient, ctx: SendContext, attempt: int) -> Outcome:
         address = recipient.address
@@ -303,6 +309,7 @@ class BatchRun:
             )
 
     def _flush(self) -> None:
+        self.flush_pending = False
         if not self.buffer:
             return
         outcomes, self.buffer = self.buffer, []
