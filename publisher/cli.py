@@ -36,13 +36,9 @@ def user_errors() -> Iterator[None]:
     """Turn our exceptions into one-line messages and exit codes; never a traceback."""
     try:
         yield
-    except ReleaseErrors as exc:
-        fail(str(exc))
-    except RenderError as exc:
-        fail(str(exc))
     except StoreUnavailable as exc:
-        fail(f"{exc}", EXIT_UNAVAILABLE)
-    except PublisherError as exc:
+        fail(str(exc), EXIT_UNAVAILABLE)
+    except PublisherError as exc:  # bad input: a release, a template, a CSV
         fail(str(exc))
 
 
