@@ -295,7 +295,11 @@ def rate_run(tg: Telegram, count: int, serial: int) -> RateRun:
 
 def record_bytes(tg: Telegram, count: int) -> tuple[float, float]:
     """Redis `used_memory` per delivery record: (queued, sent), over `count` records."""
-    from publisher.store import Outcome, new_token
+    import asyncio
+
+    import redis.asyncio
+
+    from publisher.store import Ledger, Outcome, new_token
 
     tg.pipeline.reset()
     store = tg.pipeline.store()
@@ -309,11 +313,17 @@ def record_bytes(tg: Telegram, count: int) -> tuple[float, float]:
     store.create_records("memory", "telegram", addresses)
     queued = used()
     token = new_token()
-    for i in range(0, count, 500):  # as a batch task records them: claim, start, finish
-        chunk = addresses[i : i + 500]
-        store.claim("memory", "telegram", chunk, token, 30.0)
-        store.start("memory", "telegram", chunk, token)
-        store.finish("memory", "telegram", [Outcome(a, "sent", ["1"]) for a in chunk])
+
+    async def deliver_all() -> None:  # as batch tasks record them: claim, start, finish
+        ledger = Ledger(redis.asyncio.Redis.from_url(tg.pipeline.redis.url))
+        for i in range(0, count, 500):
+            chunk = addresses[i : i + 500]
+            await ledger.claim("memory", "telegram", chunk, token, 30.0)
+            await ledger.start("memory", "telegram", chunk, token)
+            await ledger.finish("memory", "telegram", [Outcome(a, "sent", ["1"]) for a in chunk])
+        await ledger.redis.aclose()
+
+    asyncio.run(deliver_all())
     sent = used()
     return (queued - before) / count, (sent - before) / count
 

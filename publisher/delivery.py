@@ -24,7 +24,7 @@ from typing import Any
 from publisher.channels.base import Recipient, SendContext, Sender
 from publisher.errors import ChannelFault, PermanentDeliveryError, TransientDeliveryError
 from publisher.settings import CHANNEL_NAMES, Settings
-from publisher.store import Outcome, Store, new_token
+from publisher.store import Ledger, Outcome, Store, new_token
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,11 @@ class InFlightWindow:
         self.used = 0
         self.changed = asyncio.Condition()
 
-    async def take(self, want: int) -> int:
+    async def take(self, want: int, at_least: int = 1) -> int:
+        """Wait until `at_least` slots are free, then take up to `want` of them."""
+        at_least = min(at_least, self.limit)
         async with self.changed:
-            await self.changed.wait_for(lambda: self.used < self.limit)
+            await self.changed.wait_for(lambda: self.limit - self.used >= at_least)
             granted = min(want, self.limit - self.used)
             self.used += granted
             return granted
@@ -148,11 +150,16 @@ def backoff_s(attempt: int, retry_after_s: float | None) -> float:
 
 
 class BatchRun:
-    """One deliver task: claim a batch, send it under the in-flight bound, record outcomes."""
+    """One deliver task: claim a batch, send it under the in-flight bound, record outcomes.
+
+    Every Redis call here is awaited on the batch's event loop (`Ledger`), so sends keep going
+    while a write is on its way; a send's in-flight slot is given back only once its outcome
+    has been written.
+    """
 
     def __init__(
         self,
-        store: Store,
+        ledger: Ledger,
         sender: Sender,
         settings: Settings,
         release_id: str,
@@ -161,7 +168,7 @@ class BatchRun:
         recipients: dict[str, Recipient],
         unsubscribe_url: Callable[[str], str] | None = None,
     ) -> None:
-        self.store = store
+        self.ledger = ledger
         self.sender = sender
         self.release_id = release_id
         self.channel = channel
@@ -174,20 +181,26 @@ class BatchRun:
         self.unfinished: set[str] = set()
         self.fault: str | None = None
         self.multi_part = len(payload.get("messages") or payload.get("posts") or [0]) > 1
-        self.media = store.media(release_id)
-        self.flush_pending = False
+        self.media = ledger.media(release_id)
+        self.flush_timer: asyncio.TimerHandle | None = None
+        # Outcomes are written, and sends started, a quarter of the window at a time: two
+        # round trips per eight messages instead of two per message, while at least three
+        # quarters of the window stay busy.
+        self.flush_at = max(1, self.window.limit // 4)
+        self.writes: set[asyncio.Task[None]] = set()
+        self.write_error: BaseException | None = None
 
     async def run(self) -> dict[str, int]:
-        claimed = self.store.claim(
+        claimed = await self.ledger.claim(
             self.release_id, self.channel, list(self.recipients), self.token, LEASE_S
         )
         self.unfinished = set(claimed)
-        state = self.store.channel_state(self.release_id, self.channel)
+        state = await self.ledger.channel_state(self.release_id, self.channel)
         if state.get("cancelled"):
-            self._finish_rest("skipped", "cancelled")
+            await self._finish_rest("skipped", "cancelled")
             return self._receipt(claimed)
         if state.get("paused"):
-            self._finish_rest("paused", state["paused"])
+            await self._finish_rest("paused", state["paused"])
             return self._receipt(claimed)
         renewer = asyncio.create_task(self._renew())
         try:
@@ -195,14 +208,19 @@ class BatchRun:
         finally:
             renewer.cancel()
             self._flush()
+            if self.writes:
+                await asyncio.wait(self.writes)
+        if self.write_error is not None:
+            # Redis stayed away through the client's retries: the leases bring the rest back.
+            raise self.write_error
         if self.fault:
-            self._finish_rest("paused", self.fault)
+            await self._finish_rest("paused", self.fault)
         elif self.unfinished:  # cancelled while running: the rest is not sent
-            self._finish_rest("skipped", "cancelled")
+            await self._finish_rest("skipped", "cancelled")
         return self._receipt(claimed)
 
-    def _interrupted(self) -> bool:
-        state = self.store.channel_state(self.release_id, self.channel)
+    async def _interrupted(self) -> bool:
+        state = await self.ledger.channel_state(self.release_id, self.channel)
         if state.get("paused") and self.fault is None:
             self.fault = state["paused"]
         return bool(state.get("cancelled") or state.get("paused"))
@@ -215,18 +233,19 @@ class BatchRun:
         sends: set[asyncio.Task[None]] = set()
         index = 0
         checked_at = time.monotonic()
-        while index < len(order) and self.fault is None:
+        while index < len(order) and self.fault is None and self.write_error is None:
             if time.monotonic() - checked_at > 1.0:  # cancelled, or paused by another worker
                 checked_at = time.monotonic()
-                if self._interrupted():
+                if await self._interrupted():
                     break
-            granted = await self.window.take(min(START_CHUNK, len(order) - index))
+            left = len(order) - index
+            granted = await self.window.take(min(START_CHUNK, left), min(self.flush_at, left))
             chunk = order[index : index + granted]
             index += granted
-            if self.fault is not None:
+            if self.fault is not None or self.write_error is not None:
                 await self.window.give(granted)
                 break
-            started = self.store.start(self.release_id, self.channel, chunk, self.token)
+            started = await self.ledger.start(self.release_id, self.channel, chunk, self.token)
             await self.window.give(granted - len(started))
             for address in started:
                 attempts, done = claimed[address]
@@ -248,17 +267,12 @@ class BatchRun:
         outcome = await self._attempt(recipient, ctx, attempt)
         self.buffer.append(outcome)
         self.unfinished.discard(address)
-        if (
-            len(self.buffer) >= max(1, self.window.limit // 4)
-            or self.window.used >= self.window.limit
-        ):
+        if len(self.buffer) >= self.flush_at:
             self._flush()
-        else:
+        elif self.flush_timer is None:
             # One timer for the lot: a slow trickle (a rate-limited channel) is written within
             # 20 ms without a timer per outcome.
-            if not self.flush_pending:
-                self.flush_pending = True
-                asyncio.get_running_loop().call_later(0.02, self._flush)
+            self.flush_timer = asyncio.get_running_loop().call_later(0.02, self._flush)
 
     async def _attempt(self, recipient: Recipient, ctx: SendContext, attempt: int) -> Outcome:
         address = recipient.address
@@ -269,7 +283,7 @@ class BatchRun:
             except TransientDeliveryError as exc:
                 delay = backoff_s(attempt, exc.retry_after_s)
                 if attempt >= MAX_ATTEMPTS:
-                    self._pause(f"{exc} (still failing after {attempt} attempts)")
+                    await self._pause(f"{exc} (still failing after {attempt} attempts)")
                     return Outcome(address, "paused", ctx.done_parts, str(exc))
                 if waited_s + delay > INLINE_RETRY_LIMIT_S:
                     return Outcome(address, "retry", ctx.done_parts, str(exc), time.time() + delay)
@@ -279,11 +293,11 @@ class BatchRun:
                 continue
             except PermanentDeliveryError as exc:
                 if exc.gone:
-                    self.store.suppress(self.channel, address, str(exc))
+                    await self.ledger.suppress(self.channel, address, str(exc))
                     return Outcome(address, "skipped", ctx.done_parts, str(exc), gone=True)
                 return Outcome(address, "failed", ctx.done_parts, str(exc))
             except ChannelFault as exc:
-                self._pause(str(exc))
+                await self._pause(str(exc))
                 return Outcome(address, "paused", ctx.done_parts, str(exc))
             except Exception as exc:  # a bug in a sender must not lose the record
                 log.exception("unexpected error delivering %s/%s", self.release_id, self.channel)
@@ -296,40 +310,44 @@ class BatchRun:
         async def record(index: int, platform_id: str) -> None:
             del ids[index:]
             ids.append(platform_id)
-            self.store.record_parts(self.release_id, self.channel, address, ids)
+            await self.ledger.record_parts(self.release_id, self.channel, address, ids)
 
         return record
 
-    def _pause(self, reason: str) -> None:
+    async def _pause(self, reason: str) -> None:
         if self.fault is None:
             self.fault = reason
-            self.store.set_channel_state(self.release_id, self.channel, paused=reason)
-            self.store.add_event(
-                self.release_id, "paused", "system", channel=self.channel, reason=reason
-            )
+            await self.ledger.pause(self.release_id, self.channel, reason)
 
     def _flush(self) -> None:
-        self.flush_pending = False
+        """Write the buffered outcomes in the background; their slots free once written."""
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
         if not self.buffer:
             return
         outcomes, self.buffer = self.buffer, []
-        self.store.finish(self.release_id, self.channel, outcomes)
-        self.window.used -= len(outcomes)
-        asyncio.get_running_loop().create_task(self._notify())
+        task = asyncio.get_running_loop().create_task(self._write(outcomes))
+        self.writes.add(task)
+        task.add_done_callback(self.writes.discard)
 
-    async def _notify(self) -> None:
-        async with self.window.changed:
-            self.window.changed.notify_all()
+    async def _write(self, outcomes: list[Outcome]) -> None:
+        try:
+            await self.ledger.finish(self.release_id, self.channel, outcomes)
+        except Exception as exc:  # noqa: BLE001 - re-raised by run() once the sends settle
+            self.write_error = self.write_error or exc
+        finally:
+            await self.window.give(len(outcomes))
 
-    def _finish_rest(self, state: str, reason: str) -> None:
+    async def _finish_rest(self, state: str, reason: str) -> None:
         rest = [Outcome(a, state, [], reason) for a in sorted(self.unfinished)]
-        self.store.finish(self.release_id, self.channel, rest)
+        await self.ledger.finish(self.release_id, self.channel, rest)
         self.unfinished.clear()
 
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(LEASE_S / 3)
-            self.store.renew(self.release_id, self.channel, list(self.unfinished), LEASE_S)
+            await self.ledger.renew(self.release_id, self.channel, list(self.unfinished), LEASE_S)
 
 
 def release_status(store: Store, release_id: str) -> dict[str, Any]:

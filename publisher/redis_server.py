@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import redis
@@ -39,6 +39,9 @@ from redis.retry import Retry
 
 from publisher.errors import StoreUnavailable
 from publisher.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,25 @@ def connect(settings: Settings | None = None, **kwargs: Any) -> redis.Redis:
         return redis.Redis.from_url(url, **options)
     except ValueError as exc:
         raise StoreUnavailable(_unreachable(url, str(exc))) from exc
+
+
+def connect_async(settings: Settings | None = None) -> redis.asyncio.Redis:
+    """The same client for a running event loop (a worker's batches), with the same retries.
+
+    Call `connect` first in the process: it starts the embedded server and probes it.
+    """
+    import redis.asyncio
+    import redis.asyncio.retry
+
+    return redis.asyncio.Redis.from_url(
+        redis_url(settings),
+        decode_responses=False,
+        socket_timeout=10.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=30,
+        retry=redis.asyncio.retry.Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=10),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 def celery_broker_url(settings: Settings | None = None) -> str:

@@ -21,9 +21,9 @@ from publisher.delivery import BatchRun, fan_out
 from publisher.errors import TransientDeliveryError
 from publisher.links import unsubscribe_url
 from publisher.ratelimit import SlidingWindowLimiter, telegram_scopes
-from publisher.redis_server import connect, redis_url
+from publisher.redis_server import connect, connect_async
 from publisher.settings import Settings, get_settings
-from publisher.store import K_REAPER_LOCK, Store, k_rate
+from publisher.store import K_REAPER_LOCK, Ledger, Store, k_rate
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ class Runtime:
         self.settings = settings or get_settings()
         self.store = Store(connect(self.settings))
         self.loop = asyncio.new_event_loop()
+        # One asyncio client for everything the event loop does: batches' records, the limiter.
+        self.async_redis = connect_async(self.settings)
+        self.ledger = Ledger(self.async_redis)
         self.senders: dict[str, Sender] = {}
         self.payloads: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
@@ -51,12 +54,9 @@ class Runtime:
         """Telegram's shared limits: TELEGRAM_RATE_LIMIT for the bot, and per chat."""
         if channel != "telegram":
             return None
-        import redis.asyncio
-
-        client = redis.asyncio.from_url(redis_url(self.settings))
         bot = (self.settings.telegram_bot_token or "dry-run").split(":")[0]
         limiter = SlidingWindowLimiter.for_rate(
-            client, k_rate(f"telegram:{bot}"), self.settings.telegram_rate_limit
+            self.async_redis, k_rate(f"telegram:{bot}"), self.settings.telegram_rate_limit
         )
         return TelegramThrottle(limiter)
 
@@ -79,7 +79,7 @@ class Runtime:
             recipients[self.settings.telegram_channel] = Recipient(self.settings.telegram_channel)
         settings = self.settings
         run = BatchRun(
-            self.store,
+            self.ledger,
             self.sender(channel),
             settings,
             release_id,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
+import redis.asyncio
 
 from publisher.errors import StoreUnavailable
 
@@ -144,8 +145,10 @@ return out
 """
 
 # Record outcomes: ARGV = now, then (recipient, state, ids_json, error, due) per outcome.
+# KEYS: records, leases, counts, failures, paused, heartbeat.
 _FINISH = """
 local now = tonumber(ARGV[1])
+redis.call('SET', KEYS[6], ARGV[1])
 for i = 2, #ARGV, 5 do
   local r = ARGV[i]; local st = ARGV[i + 1]
   local raw = redis.call('HGET', KEYS[1], r)
@@ -287,10 +290,6 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         # redis-py's return types are unions of sync and async results; Any keeps this readable.
         self.redis: Any = client
-        self._claim = client.register_script(_CLAIM)
-        self._start = client.register_script(_START)
-        self._finish = client.register_script(_FINISH)
-        self._parts = client.register_script(_PARTS)
         self._reap = client.register_script(_REAP)
         self._requeue = client.register_script(_REQUEUE)
 
@@ -353,8 +352,7 @@ class Store:
 
     def add_event(self, release_id: str, kind: str, who: str, **details: str) -> None:
         """Append to the release's event stream (who did what, when)."""
-        fields = {"type": kind, "who": who, "at": f"{time.time():.3f}", **details}
-        self.redis.xadd(k_events(release_id), cast(Any, fields))
+        self.redis.xadd(k_events(release_id), _event(kind, who, details))
 
     def events(self, release_id: str) -> list[dict[str, str]]:
         entries = self.redis.xrange(k_events(release_id))
@@ -436,57 +434,6 @@ class Store:
         self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
         self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
         return added
-
-    def claim(
-        self, release_id: str, channel: str, recipients: list[str], token: str, lease_s: float
-    ) -> dict[str, tuple[int, list[str]]]:
-        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
-        now = time.time()
-        keys = [
-            k_records(release_id, channel),
-            k_leases(release_id, channel),
-            k_queued(release_id, channel),
-        ]
-        out = self._claim(keys=keys, args=[now, now + lease_s, token, *recipients])
-        pairs = [_decode(v) for v in out]
-        claimed: dict[str, tuple[int, list[str]]] = {}
-        for i in range(0, len(pairs), 2):
-            attempts, ids = json.loads(pairs[i + 1])
-            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids])
-        return claimed
-
-    def start(self, release_id: str, channel: str, recipients: list[str], token: str) -> list[str]:
-        """Mark claimed records as sending (their requests are about to start)."""
-        out = self._start(keys=[k_records(release_id, channel)], args=[token, *recipients])
-        return [_decode(v) for v in out]
-
-    def renew(self, release_id: str, channel: str, recipients: list[str], lease_s: float) -> None:
-        if recipients:
-            until = time.time() + lease_s
-            self.redis.zadd(
-                k_leases(release_id, channel), dict.fromkeys(recipients, until), xx=True
-            )
-
-    def record_parts(self, release_id: str, channel: str, recipient: str, ids: list[str]) -> None:
-        self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
-
-    def finish(self, release_id: str, channel: str, outcomes: list[Outcome]) -> None:
-        """Record outcomes (one round trip for the lot) and update the counts."""
-        if not outcomes:
-            return
-        args: list[Any] = [time.time()]
-        for o in outcomes:
-            marker = "gone" if o.gone else str(o.due)
-            args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
-        keys = [
-            k_records(release_id, channel),
-            k_leases(release_id, channel),
-            k_counts(release_id, channel),
-            k_failures(release_id, channel),
-            k_paused(release_id, channel),
-        ]
-        self._finish(keys=keys, args=args)
-        self.redis.set(K_HEARTBEAT, time.time())
 
     def reap(
         self, release_id: str, channel: str, include_queued: bool, limit: int = 5000
@@ -580,9 +527,6 @@ class Store:
             self.add_event(release_id, "finished", "system")
         return True
 
-    def media(self, release_id: str) -> RedisMediaCache:
-        return RedisMediaCache(self.redis, release_id)
-
     def acquire_lock(self, key: str, ttl_s: float) -> bool:
         return bool(self.redis.set(key, uuid.uuid4().hex, nx=True, px=int(ttl_s * 1000)))
 
@@ -599,11 +543,109 @@ class RedisMediaCache:
         self.key = k_media(release_id)
 
     async def get(self, key: str) -> str | None:
-        value = self.redis.hget(self.key, key)
+        value = await self.redis.hget(self.key, key)
         return _decode(value) if value is not None else None
 
     async def set(self, key: str, value: str) -> None:
-        self.redis.hset(self.key, key, value)
+        await self.redis.hset(self.key, key, value)
+
+
+class Ledger:
+    """A running batch's side of the delivery records, on redis.asyncio.
+
+    Everything a batch reads and writes while its sends are in flight (claims, starts, outcomes,
+    leases, a pause) goes through here, so the event loop keeps sending while Redis answers.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.redis: Any = client
+        self._claim = client.register_script(_CLAIM)
+        self._start = client.register_script(_START)
+        self._finish = client.register_script(_FINISH)
+        self._parts = client.register_script(_PARTS)
+
+    async def claim(
+        self, release_id: str, channel: str, recipients: list[str], token: str, lease_s: float
+    ) -> dict[str, tuple[int, list[str]]]:
+        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
+        now = time.time()
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_queued(release_id, channel),
+        ]
+        out = await self._claim(keys=keys, args=[now, now + lease_s, token, *recipients])
+        pairs = [_decode(v) for v in out]
+        claimed: dict[str, tuple[int, list[str]]] = {}
+        for i in range(0, len(pairs), 2):
+            attempts, ids = json.loads(pairs[i + 1])
+            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids])
+        return claimed
+
+    async def start(
+        self, release_id: str, channel: str, recipients: list[str], token: str
+    ) -> list[str]:
+        """Mark claimed records as sending (their requests are about to start)."""
+        out = await self._start(keys=[k_records(release_id, channel)], args=[token, *recipients])
+        return [_decode(v) for v in out]
+
+    async def renew(
+        self, release_id: str, channel: str, recipients: list[str], lease_s: float
+    ) -> None:
+        if recipients:
+            until = time.time() + lease_s
+            await self.redis.zadd(
+                k_leases(release_id, channel), dict.fromkeys(recipients, until), xx=True
+            )
+
+    async def record_parts(
+        self, release_id: str, channel: str, recipient: str, ids: list[str]
+    ) -> None:
+        await self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
+
+    async def finish(self, release_id: str, channel: str, outcomes: list[Outcome]) -> None:
+        """Record outcomes (one round trip for the lot), update the counts and the heartbeat."""
+        if not outcomes:
+            return
+        args: list[Any] = [time.time()]
+        for o in outcomes:
+            marker = "gone" if o.gone else str(o.due)
+            args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_counts(release_id, channel),
+            k_failures(release_id, channel),
+            k_paused(release_id, channel),
+            K_HEARTBEAT,
+        ]
+        await self._finish(keys=keys, args=args)
+
+    async def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(k_channel_state(release_id, channel))
+        return {_decode(k): _decode(v) for k, v in raw.items()}
+
+    async def pause(self, release_id: str, channel: str, reason: str) -> None:
+        """A channel-wide fault: every batch of this channel stops, `resume` continues it."""
+        pipe = self.redis.pipeline()
+        pipe.hset(k_channel_state(release_id, channel), "paused", reason)
+        details = {"channel": channel, "reason": reason}
+        pipe.xadd(k_events(release_id), _event("paused", "system", details))
+        await pipe.execute()
+
+    async def suppress(self, channel: str, address: str, reason: str) -> None:
+        """See `Store.suppress`."""
+        pipe = self.redis.pipeline()
+        pipe.hset(k_suppressed(channel), address, reason)
+        pipe.hdel(k_recipients(channel), address)
+        await pipe.execute()
+
+    def media(self, release_id: str) -> RedisMediaCache:
+        return RedisMediaCache(self.redis, release_id)
+
+
+def _event(kind: str, who: str, details: dict[str, str]) -> Any:
+    return {"type": kind, "who": who, "at": f"{time.time():.3f}", **details}
 
 
 QUEUE_GRACE_S = 20.0

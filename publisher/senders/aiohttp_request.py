@@ -9,7 +9,9 @@ form-urlencoded parameters, or multipart/form-data when a file is uploaded.
 
 from __future__ import annotations
 
+import functools
 import json
+from urllib.parse import quote_plus
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -100,7 +102,7 @@ class AiohttpRequest(BaseRequest):
             if uploads:
                 body = _multipart(request_data)
             else:
-                body = request_data.url_encoded_parameters().encode("ascii")
+                body = _url_encoded(request_data.json_parameters)
                 headers = {"Content-Type": FORM_URLENCODED}
         timeout = self._timeout(
             read_timeout, write_timeout, connect_timeout, pool_timeout, uploads=uploads
@@ -152,6 +154,20 @@ class AiohttpRequest(BaseRequest):
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
     """A timeout as passed by PTB: not passed (a DefaultValue) means this layer's default."""
     return default if isinstance(value, DefaultValue) else value
+
+
+def _url_encoded(parameters: dict[str, str]) -> bytes:
+    """`urlencode(parameters)`, with long values quoted once: a broadcast sends the same text to
+    every chat, and quoting it character by character cost a fifth of a send's CPU."""
+    return "&".join(
+        f"{quote_plus(k)}={_quoted_text(v) if len(v) > 64 else quote_plus(v)}"
+        for k, v in parameters.items()
+    ).encode("ascii")
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted_text(value: str) -> str:
+    return quote_plus(value)
 
 
 def _multipart(request_data: RequestData) -> aiohttp.FormData:
