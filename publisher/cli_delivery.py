@@ -314,8 +314,8 @@ def worker(concurrency: int | None, no_beat: bool, loglevel: str) -> None:
     ]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
-    if not no_beat:
-        argv.append("-B")
+    # Beat runs as a thread of the worker's main process (workers.app.BeatThread), not `-B`.
+    app.conf.publisher_beat_thread = not no_beat
     app.worker_main(argv)
 
 

@@ -28,7 +28,8 @@ from publisher.store import Ledger, Outcome, Store, new_token
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[str, str, list[str]], None]
+# Queue one batch's task: (release id, channel, batch id).
+Dispatch = Callable[[str, str, str], None]
 
 BATCH_SIZE = 500
 LEASE_S = 30.0
@@ -106,14 +107,14 @@ def fan_out(
     queued: dict[str, int] = {}
     chosen = audience(store, settings, release_id, channels).by_channel
     for channel, recipients in chosen.items():
-        queued[channel] = store.create_records(release_id, channel, list(recipients))
+        size = batch_size(channel, settings)
+        queued[channel] = store.create_records(release_id, channel, list(recipients), size)
     if not store.mark_fanned_out(release_id):
         return {}
-    for channel, recipients in chosen.items():
-        addresses = list(recipients)
-        size = batch_size(channel, settings)
-        for i in range(0, len(addresses), size):
-            dispatch(release_id, channel, addresses[i : i + size])
+    for channel in chosen:
+        # Every batch not yet claimed: those of an earlier try that died before this point too.
+        for batch_id in store.queued_batches(release_id, channel):
+            dispatch(release_id, channel, batch_id)
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
     store.add_event(release_id, "published", "system", channels=",".join(channels))
     return queued
@@ -165,7 +166,7 @@ class BatchRun:
         release_id: str,
         channel: str,
         payload: dict[str, Any],
-        recipients: dict[str, Recipient],
+        lookup: Callable[[list[str]], dict[str, Recipient]],
         unsubscribe_url: Callable[[str], str] | None = None,
     ) -> None:
         self.ledger = ledger
@@ -173,7 +174,8 @@ class BatchRun:
         self.release_id = release_id
         self.channel = channel
         self.payload = payload
-        self.recipients = recipients
+        self.lookup = lookup
+        self.recipients: dict[str, Recipient] = {}
         self.unsubscribe_url = unsubscribe_url
         self.window = InFlightWindow(settings.publisher_max_in_flight)
         self.token = new_token()
@@ -190,10 +192,13 @@ class BatchRun:
         self.writes: set[asyncio.Task[None]] = set()
         self.write_error: BaseException | None = None
 
-    async def run(self) -> dict[str, int]:
+    async def run(self, batch_id: str) -> dict[str, int]:
         claimed = await self.ledger.claim(
-            self.release_id, self.channel, list(self.recipients), self.token, LEASE_S
+            self.release_id, self.channel, batch_id, self.token, LEASE_S
         )
+        if not claimed:  # delivered twice, or taken by another task
+            return self._receipt(claimed)
+        self.recipients = self.lookup(list(claimed))
         self.unfinished = set(claimed)
         state = await self.ledger.channel_state(self.release_id, self.channel)
         if state.get("cancelled"):
@@ -226,7 +231,7 @@ class BatchRun:
         return bool(state.get("cancelled") or state.get("paused"))
 
     def _receipt(self, claimed: dict[str, Any]) -> dict[str, int]:
-        return {"claimed": len(claimed), "recipients": len(self.recipients)}
+        return {"claimed": len(claimed)}
 
     async def _send_all(self, claimed: dict[str, tuple[int, list[str]]]) -> None:
         order = list(claimed)

@@ -66,9 +66,9 @@ def submit(
 def requeue(
     store: Store, release_id: str, channel: str, from_state: str, dispatch: Dispatch
 ) -> list[str]:
-    addresses = store.requeue(release_id, channel, from_state)
-    for i in range(0, len(addresses), BATCH_SIZE):
-        dispatch(release_id, channel, addresses[i : i + BATCH_SIZE])
+    batches, addresses = store.requeue(release_id, channel, from_state, BATCH_SIZE)
+    for batch_id in batches:
+        dispatch(release_id, channel, batch_id)
     return addresses
 
 

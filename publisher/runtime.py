@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from publisher.channels.base import Recipient, Sender, Throttle
-from publisher.delivery import BatchRun, fan_out
+from publisher.delivery import BatchRun, batch_size, fan_out
 from publisher.errors import TransientDeliveryError
 from publisher.links import unsubscribe_url
 from publisher.ratelimit import SlidingWindowLimiter, telegram_scopes
@@ -69,15 +69,19 @@ class Runtime:
                 self.payloads.popitem(last=False)
         return self.payloads[key]
 
-    def deliver(self, release_id: str, channel: str, addresses: list[str]) -> dict[str, int]:
+    def deliver(self, release_id: str, channel: str, batch_id: str) -> dict[str, int]:
         """Send one batch; the body of the `deliver` task."""
-        info = self.store.recipient_info(channel, addresses)
-        recipients = {
-            a: Recipient(a, i.get("name", ""), i.get("language", "")) for a, i in info.items()
-        }
-        if channel == "telegram" and self.settings.telegram_channel in recipients:
-            recipients[self.settings.telegram_channel] = Recipient(self.settings.telegram_channel)
         settings = self.settings
+
+        def lookup(addresses: list[str]) -> dict[str, Recipient]:
+            info = self.store.recipient_info(channel, addresses)
+            found = {
+                a: Recipient(a, i.get("name", ""), i.get("language", "")) for a, i in info.items()
+            }
+            if channel == "telegram" and settings.telegram_channel in found:
+                found[settings.telegram_channel] = Recipient(settings.telegram_channel)
+            return found
+
         run = BatchRun(
             self.ledger,
             self.sender(channel),
@@ -85,12 +89,12 @@ class Runtime:
             release_id,
             channel,
             self.payload(release_id, channel),
-            recipients,
+            lookup,
             unsubscribe_url=(lambda a: unsubscribe_url(channel, a, settings))
             if channel == "email"
             else None,
         )
-        return self.loop.run_until_complete(run.run())
+        return self.loop.run_until_complete(run.run(batch_id))
 
     def publish(self, release_id: str, dispatch: Any) -> dict[str, int]:
         """Fan a release out (the body of the `publish` task)."""
@@ -109,15 +113,16 @@ class Runtime:
         requeued = 0
         ttl_s = self.settings.publisher_record_ttl_days * 86400
         for release_id, channel in self.store.active():
-            addresses = self.store.reap(release_id, channel, include_queued=broker_idle)
-            for i in range(0, len(addresses), 500):
-                dispatch(release_id, channel, addresses[i : i + 500])
-            requeued += len(addresses)
+            size = batch_size(channel, self.settings)
+            batches = self.store.reap(release_id, channel, broker_idle, size)
+            for batch_id in batches:
+                dispatch(release_id, channel, batch_id)
+            requeued += len(batches)
             counts = self.store.counts(release_id, channel)
             if counts["pending"] == 0 and counts["paused"] == 0:
                 self.store.retire(release_id, channel, ttl_s)
                 self.store.maybe_mark_published(release_id)
-        return {"released": len(due), "requeued": requeued}
+        return {"released": len(due), "batches_requeued": requeued}
 
 
 class TelegramThrottle:

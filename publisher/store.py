@@ -8,11 +8,13 @@ Per (release, channel, recipient) a delivery record, a compact JSON array
     claimed/sending -> retry (transient error; due again later) -> claimed ...
     any pending state -> paused (channel-wide fault) -> queued again on `resume`
 
-Claimed, sending and retrying recipients sit in the `leases` sorted set, scored by when
-something must happen to them (a lease expiry, a retry time); queued ones sit in `queued`,
-scored by when they were queued. The reaper re-queues what is overdue in `leases`, and
-re-dispatches long-queued recipients only when the broker's queue is empty (their task was
-lost with a killed worker). A lease that expires while `sending` means the send may have
+Queued recipients belong to a batch (a few hundred recipients, one `deliver` task): the batch
+is kept, with when it was dispatched, until a task claims it; so a queued record costs its
+recipient id once in a list, not an entry of its own in an index. Claimed, sending and retrying
+recipients sit in the `leases` sorted set, scored by when something must happen to them (a
+lease expiry, a retry time). The reaper puts what is overdue in `leases` back in new batches,
+and dispatches long-waiting batches again only when the broker's queue is empty (their task
+was lost with a killed worker). A lease that expires while `sending` means the send may have
 happened: the record is flagged as a possible duplicate before it is sent again. All
 transitions run in Lua, in batches.
 """
@@ -53,8 +55,14 @@ def k_leases(release_id: str, channel: str) -> str:
     return f"{PREFIX}:lease:{release_id}:{channel}"
 
 
-def k_queued(release_id: str, channel: str) -> str:
-    return f"{PREFIX}:queued:{release_id}:{channel}"
+def k_batches(release_id: str, channel: str) -> str:
+    """Batches not yet claimed by a task: batch id -> JSON list of recipients."""
+    return f"{PREFIX}:b:{release_id}:{channel}"
+
+
+def k_batch_queue(release_id: str, channel: str) -> str:
+    """The same batch ids, scored by when they were (last) dispatched."""
+    return f"{PREFIX}:bq:{release_id}:{channel}"
 
 
 def k_counts(release_id: str, channel: str) -> str:
@@ -100,13 +108,45 @@ K_ACTIVE = f"{PREFIX}:active"  # "release_id channel" pairs with pending work
 K_HEARTBEAT = f"{PREFIX}:heartbeat"
 K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
 
-# Claim a batch for one task: queued/retry records, or records whose lease has expired.
-# KEYS: records, leases, queued.
+# Make a batch of queued recipients: shared by creating records, reaping and re-queueing.
+# KEYS[1] counts, KEYS[2] batches, KEYS[3] batch queue.
+_NEW_BATCH = """
+local function new_batch(members, now)
+  if #members == 0 then return nil end
+  local id = tostring(redis.call('HINCRBY', KEYS[1], 'batch_seq', 1))
+  redis.call('HSET', KEYS[2], id, cjson.encode(members))
+  redis.call('ZADD', KEYS[3], now, id)
+  return id
+end
+"""
+
+# Queue a record per new recipient, as one batch. KEYS: counts, batches, batch queue, records.
+# ARGV: now, the queued record, recipients. Returns {batch id or '', how many were new}.
+_CREATE = (
+    _NEW_BATCH
+    + """
+local now = tonumber(ARGV[1]); local fresh = {}
+for i = 3, #ARGV do
+  if redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[2]) == 1 then table.insert(fresh, ARGV[i]) end
+end
+if #fresh > 0 then
+  redis.call('HINCRBY', KEYS[1], 'pending', #fresh)
+  redis.call('HINCRBY', KEYS[1], 'total', #fresh)
+end
+return {new_batch(fresh, now) or '', #fresh}
+"""
+)
+
+# Claim one batch for one task: its queued/retry records, or records whose lease has expired.
+# The batch is taken off the queue, so a task delivered twice finds nothing to do.
+# KEYS: records, leases, batches, batch queue. ARGV: now, lease until, token, batch id.
 _CLAIM = """
 local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
+local raw_batch = redis.call('HGET', KEYS[3], ARGV[4])
+if not raw_batch then return {} end
+redis.call('HDEL', KEYS[3], ARGV[4]); redis.call('ZREM', KEYS[4], ARGV[4])
 local out = {}
-for i = 4, #ARGV do
-  local r = ARGV[i]
+for _, r in ipairs(cjson.decode(raw_batch)) do
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
     local rec = cjson.decode(raw)
@@ -118,7 +158,6 @@ for i = 4, #ARGV do
       rec[1] = 'claimed'; rec[6] = token
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
       redis.call('ZADD', KEYS[2], lease, r)
-      redis.call('ZREM', KEYS[3], r)
       table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3]}))
     end
   end
@@ -187,61 +226,75 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1
 """
 
-# Overdue leases and retries back to queued; with ARGV[3] == '1' (the broker's queue is empty)
-# also recipients queued for longer than the grace (their task was lost). KEYS: records,
-# leases, queued. Returns the recipients to dispatch again.
-_REAP = """
+# Overdue leases and retries back to queued, in new batches of at most ARGV[5]; with ARGV[3] ==
+# '1' (the broker's queue is empty) also batches dispatched longer ago than the grace (their
+# task was lost). KEYS: counts, batches, batch queue, records, leases. Returns the batch ids
+# to dispatch.
+_REAP = (
+    _NEW_BATCH
+    + """
 local now = tonumber(ARGV[1]); local grace = tonumber(ARGV[2])
 local include_queued = ARGV[3] == '1'; local limit = tonumber(ARGV[4])
+local size = tonumber(ARGV[5])
 local out = {}
-for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', KEYS[2], r)
-  local raw = redis.call('HGET', KEYS[1], r)
+if include_queued then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - grace)) do
+    redis.call('ZADD', KEYS[3], now, id)
+    table.insert(out, id)
+  end
+end
+local members = {}
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[5], r)
+  local raw = redis.call('HGET', KEYS[4], r)
   if raw then
     local rec = cjson.decode(raw)
     local st = rec[1]
     if st == 'claimed' or st == 'sending' or st == 'retry' then
       if st == 'sending' then rec[5] = 1 end
       rec[1] = 'queued'; rec[6] = ''
-      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
-      redis.call('ZADD', KEYS[3], now, r)
-      table.insert(out, r)
+      redis.call('HSET', KEYS[4], r, cjson.encode(rec))
+      table.insert(members, r)
+      if #members >= size then
+        table.insert(out, new_batch(members, now)); members = {}
+      end
     end
   end
 end
-if include_queued then
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - grace, 'LIMIT', 0, limit)
-  for _, r in ipairs(stale) do
-    redis.call('ZADD', KEYS[3], now, r)
-    table.insert(out, r)
-  end
-end
+if #members > 0 then table.insert(out, new_batch(members, now)) end
 return out
 """
+)
 
-# Paused (or failed, for --retry-failed) records back to queued.
-_REQUEUE = """
-local now = tonumber(ARGV[1]); local from = ARGV[2]; local grace = tonumber(ARGV[3])
-local out = {}
-for i = 4, #ARGV do
+# Paused (or failed, for --retry-failed) records back to queued, as one new batch.
+# KEYS: counts, batches, batch queue, records, paused, failures. ARGV: now, from, recipients.
+# Returns {batch id or '', recipient...}.
+_REQUEUE = (
+    _NEW_BATCH
+    + """
+local now = tonumber(ARGV[1]); local from = ARGV[2]
+local members = {}
+for i = 3, #ARGV do
   local r = ARGV[i]
-  local raw = redis.call('HGET', KEYS[1], r)
+  local raw = redis.call('HGET', KEYS[4], r)
   if raw then
     local rec = cjson.decode(raw)
     if rec[1] == from then
       rec[1] = 'queued'; rec[4] = ''
-      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
-      redis.call('ZADD', KEYS[2], now, r)
-      redis.call('HINCRBY', KEYS[3], from, -1)
-      redis.call('HINCRBY', KEYS[3], 'pending', 1)
-      redis.call('SREM', KEYS[4], r)
-      redis.call('HDEL', KEYS[5], r)
-      table.insert(out, r)
+      redis.call('HSET', KEYS[4], r, cjson.encode(rec))
+      redis.call('HINCRBY', KEYS[1], from, -1)
+      redis.call('HINCRBY', KEYS[1], 'pending', 1)
+      redis.call('SREM', KEYS[5], r)
+      redis.call('HDEL', KEYS[6], r)
+      table.insert(members, r)
     end
   end
 end
+local out = {new_batch(members, now) or ''}
+for _, r in ipairs(members) do table.insert(out, r) end
 return out
 """
+)
 
 
 @dataclass(frozen=True)
@@ -290,6 +343,7 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         # redis-py's return types are unions of sync and async results; Any keeps this readable.
         self.redis: Any = client
+        self._create = client.register_script(_CREATE)
         self._reap = client.register_script(_REAP)
         self._requeue = client.register_script(_REQUEUE)
 
@@ -413,59 +467,80 @@ class Store:
 
     # --- deliveries -----------------------------------------------------------------------
 
-    def create_records(self, release_id: str, channel: str, recipients: list[str]) -> int:
-        """Queue one record per recipient (once: existing records are left alone)."""
+    def create_records(
+        self, release_id: str, channel: str, recipients: list[str], batch_size: int
+    ) -> int:
+        """Queue one record per recipient, in batches (once: existing records are left alone)."""
         now = time.time()
         queued = json.dumps(["queued", 0, [], "", 0, ""])
+        keys = self._batch_keys(release_id, channel) + [k_records(release_id, channel)]
         added = 0
-        for chunk in _chunks(recipients, 2000):
-            pipe = self.redis.pipeline(transaction=False)
-            for r in chunk:
-                pipe.hsetnx(k_records(release_id, channel), r, queued)
-            results = pipe.execute()
-            fresh = [r for r, ok in zip(chunk, results, strict=True) if ok]
-            if fresh:
-                pipe = self.redis.pipeline(transaction=False)
-                pipe.zadd(k_queued(release_id, channel), dict.fromkeys(fresh, now))
-                pipe.hincrby(k_counts(release_id, channel), "pending", len(fresh))
-                pipe.hincrby(k_counts(release_id, channel), "total", len(fresh))
-                pipe.execute()
-            added += len(fresh)
+        for chunk in _chunks(recipients, batch_size):
+            _, fresh = self._create(keys=keys, args=[now, queued, *chunk])
+            added += int(fresh)
         self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
         self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
         return added
 
+    def queued_batches(self, release_id: str, channel: str) -> list[str]:
+        """Batches no task has claimed yet, oldest first."""
+        return [_decode(b) for b in self.redis.zrange(k_batch_queue(release_id, channel), 0, -1)]
+
+    def batch_recipients(self, release_id: str, channel: str, batch_id: str) -> list[str]:
+        raw = self.redis.hget(k_batches(release_id, channel), batch_id)
+        return cast(list[str], json.loads(raw)) if raw else []
+
+    def _batch_keys(self, release_id: str, channel: str) -> list[str]:
+        return [
+            k_counts(release_id, channel),
+            k_batches(release_id, channel),
+            k_batch_queue(release_id, channel),
+        ]
+
     def reap(
-        self, release_id: str, channel: str, include_queued: bool, limit: int = 5000
+        self,
+        release_id: str,
+        channel: str,
+        include_queued: bool,
+        batch_size: int = 500,
+        limit: int = 5000,
     ) -> list[str]:
-        keys = [
+        """Overdue work back in batches; returns the batch ids to dispatch."""
+        keys = self._batch_keys(release_id, channel) + [
             k_records(release_id, channel),
             k_leases(release_id, channel),
-            k_queued(release_id, channel),
         ]
-        out = self._reap(keys=keys, args=[time.time(), QUEUE_GRACE_S, int(include_queued), limit])
-        return [_decode(v) for v in out]
+        args = [time.time(), QUEUE_GRACE_S, int(include_queued), limit, batch_size]
+        return [_decode(v) for v in self._reap(keys=keys, args=args)]
 
-    def requeue(self, release_id: str, channel: str, from_state: str) -> list[str]:
-        """Paused (resume) or failed (--retry-failed) records back to queued."""
+    def requeue(
+        self, release_id: str, channel: str, from_state: str, batch_size: int = 500
+    ) -> tuple[list[str], list[str]]:
+        """Paused (resume) or failed (--retry-failed) records back to queued.
+
+        Returns (the batch ids to dispatch, the recipients re-queued).
+        """
         if from_state == "paused":
             candidates = [_decode(r) for r in self.redis.smembers(k_paused(release_id, channel))]
         else:
             candidates = [_decode(r) for r in self.redis.hkeys(k_failures(release_id, channel))]
-        keys = [
+        keys = self._batch_keys(release_id, channel) + [
             k_records(release_id, channel),
-            k_queued(release_id, channel),
-            k_counts(release_id, channel),
             k_paused(release_id, channel),
             k_failures(release_id, channel),
         ]
+        batches: list[str] = []
         requeued: list[str] = []
-        for chunk in _chunks(candidates, 1000):
-            out = self._requeue(keys=keys, args=[time.time(), from_state, QUEUE_GRACE_S, *chunk])
-            requeued += [_decode(v) for v in out]
+        for chunk in _chunks(candidates, batch_size):
+            out = [
+                _decode(v) for v in self._requeue(keys=keys, args=[time.time(), from_state, *chunk])
+            ]
+            if out[0]:
+                batches.append(out[0])
+            requeued += out[1:]
         if requeued:
             self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
-        return requeued
+        return batches, requeued
 
     def counts(self, release_id: str, channel: str) -> dict[str, int]:
         raw = self.redis.hgetall(k_counts(release_id, channel))
@@ -510,7 +585,11 @@ class Store:
         pipe = self.redis.pipeline()
         pipe.srem(K_ACTIVE, f"{release_id} {channel}")
         pipe.expire(k_records(release_id, channel), max(1, int(ttl_s)))
-        pipe.delete(k_leases(release_id, channel), k_queued(release_id, channel))
+        pipe.delete(
+            k_leases(release_id, channel),
+            k_batches(release_id, channel),
+            k_batch_queue(release_id, channel),
+        )
         pipe.execute()
 
     def release_channels(self, release_id: str) -> list[str]:
@@ -565,16 +644,17 @@ class Ledger:
         self._parts = client.register_script(_PARTS)
 
     async def claim(
-        self, release_id: str, channel: str, recipients: list[str], token: str, lease_s: float
+        self, release_id: str, channel: str, batch_id: str, token: str, lease_s: float
     ) -> dict[str, tuple[int, list[str]]]:
         """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
         now = time.time()
         keys = [
             k_records(release_id, channel),
             k_leases(release_id, channel),
-            k_queued(release_id, channel),
+            k_batches(release_id, channel),
+            k_batch_queue(release_id, channel),
         ]
-        out = await self._claim(keys=keys, args=[now, now + lease_s, token, *recipients])
+        out = await self._claim(keys=keys, args=[now, now + lease_s, token, batch_id])
         pairs = [_decode(v) for v in out]
         claimed: dict[str, tuple[int, list[str]]] = {}
         for i in range(0, len(pairs), 2):

@@ -7,9 +7,9 @@ from typing import Any
 from workers.app import DELIVER_PRIORITY, PUBLISH_PRIORITY, QUEUE, app, queue_keys
 
 
-def dispatch(release_id: str, channel: str, recipients: list[str]) -> None:
-    """Queue one batch for delivery."""
-    deliver.apply_async((release_id, channel, recipients), queue=QUEUE, priority=DELIVER_PRIORITY)
+def dispatch(release_id: str, channel: str, batch_id: str) -> None:
+    """Queue one batch for delivery (its recipients are kept in Redis under its id)."""
+    deliver.apply_async((release_id, channel, batch_id), queue=QUEUE, priority=DELIVER_PRIORITY)
 
 
 def queue_publish(release_id: str) -> None:
@@ -24,10 +24,10 @@ def publish(release_id: str) -> dict[str, int]:
 
 
 @app.task(name="publisher.deliver", acks_late=True, reject_on_worker_lost=True)
-def deliver(release_id: str, channel: str, recipients: list[str]) -> dict[str, int]:
+def deliver(release_id: str, channel: str, batch_id: str) -> dict[str, int]:
     from publisher.runtime import runtime
 
-    return runtime().deliver(release_id, channel, recipients)
+    return runtime().deliver(release_id, channel, batch_id)
 
 
 @app.task(name="publisher.tick", acks_late=False)

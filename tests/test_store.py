@@ -1,0 +1,104 @@
+"""The store's batches on a real Redis: a batch is claimed once, a lost one comes back, the
+records of a finished channel expire, and re-queued work gets a batch of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import redis
+import redis.asyncio
+
+from publisher import store as store_module
+from publisher.store import Ledger, Outcome, Store, new_token
+
+RELEASE, CHANNEL = "rel-1", "telegram"
+
+
+def ledger_call(url: str, fn_name: str, *args: object) -> object:
+    async def call() -> object:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            return await getattr(Ledger(client), fn_name)(*args)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(call())
+
+
+def url_of(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def test_records_are_queued_in_batches_and_each_batch_is_claimed_once(
+    redis_client: redis.Redis,
+) -> None:
+    store = Store(redis_client)
+    addresses = [str(1000 + i) for i in range(1200)]
+    assert store.create_records(RELEASE, CHANNEL, addresses, 500) == 1200
+    # Creating them again (a redelivered publish task) adds nothing and no batch.
+    assert store.create_records(RELEASE, CHANNEL, addresses, 500) == 0
+    batches = store.queued_batches(RELEASE, CHANNEL)
+    assert [len(store.batch_recipients(RELEASE, CHANNEL, b)) for b in batches] == [500, 500, 200]
+    assert store.counts(RELEASE, CHANNEL)["pending"] == 1200
+
+    url = url_of(redis_client)
+    first = ledger_call(url, "claim", RELEASE, CHANNEL, batches[0], new_token(), 30.0)
+    again = ledger_call(url, "claim", RELEASE, CHANNEL, batches[0], new_token(), 30.0)
+    assert isinstance(first, dict) and len(first) == 500
+    assert again == {}, "a batch delivered twice is claimed once"
+    assert store.queued_batches(RELEASE, CHANNEL) == batches[1:]
+
+
+def test_a_lost_batch_is_dispatched_again_only_when_the_broker_is_idle(
+    redis_client: redis.Redis,
+) -> None:
+    store = Store(redis_client)
+    store.create_records(RELEASE, CHANNEL, ["1", "2", "3"], 500)
+    (batch,) = store.queued_batches(RELEASE, CHANNEL)
+    assert store.reap(RELEASE, CHANNEL, include_queued=True) == [], "not overdue yet"
+    redis_client.zadd(store_module.k_batch_queue(RELEASE, CHANNEL), {batch: 0})
+    assert store.reap(RELEASE, CHANNEL, include_queued=False) == []
+    assert store.reap(RELEASE, CHANNEL, include_queued=True) == [batch]
+    assert store.reap(RELEASE, CHANNEL, include_queued=True) == [], "its clock was reset"
+
+
+def test_an_expired_lease_comes_back_in_a_new_batch_flagged_when_it_was_sending(
+    redis_client: redis.Redis,
+) -> None:
+    store = Store(redis_client)
+    store.create_records(RELEASE, CHANNEL, ["1", "2", "3"], 500)
+    (batch,) = store.queued_batches(RELEASE, CHANNEL)
+    url, token = url_of(redis_client), new_token()
+    ledger_call(url, "claim", RELEASE, CHANNEL, batch, token, -1.0)  # a lease already over
+    ledger_call(url, "start", RELEASE, CHANNEL, ["1"], token)
+    ledger_call(url, "finish", RELEASE, CHANNEL, [Outcome("3", "sent", ["9"])])
+    (again,) = store.reap(RELEASE, CHANNEL, include_queued=False)
+    assert sorted(store.batch_recipients(RELEASE, CHANNEL, again)) == ["1", "2"]
+    records = {r.recipient: r for r in store.records(RELEASE, CHANNEL)}
+    assert records["1"].possible_duplicate and not records["2"].possible_duplicate
+    assert records["3"].state == "sent" and records["3"].platform_ids == ["9"]
+
+
+def test_resume_puts_paused_records_in_one_batch_and_retire_drops_the_batches(
+    redis_client: redis.Redis,
+) -> None:
+    store = Store(redis_client)
+    store.create_records(RELEASE, CHANNEL, ["1", "2"], 500)
+    (batch,) = store.queued_batches(RELEASE, CHANNEL)
+    url = url_of(redis_client)
+    ledger_call(url, "claim", RELEASE, CHANNEL, batch, new_token(), 30.0)
+    paused = [Outcome("1", "paused", [], "401"), Outcome("2", "paused", [], "401")]
+    ledger_call(url, "finish", RELEASE, CHANNEL, paused)
+    batches, requeued = store.requeue(RELEASE, CHANNEL, "paused")
+    assert sorted(requeued) == ["1", "2"] and len(batches) == 1
+    assert store.counts(RELEASE, CHANNEL)["pending"] == 2
+    assert store.requeue(RELEASE, CHANNEL, "paused") == ([], [])
+    store.retire(RELEASE, CHANNEL, ttl_s=60)
+    assert store.queued_batches(RELEASE, CHANNEL) == []
+    raw = redis_client.hget(store_module.k_records(RELEASE, CHANNEL), "1")
+    assert raw is not None and json.loads(raw)[0] == "queued"
+    assert 0 < redis_client.ttl(store_module.k_records(RELEASE, CHANNEL)) <= 60
