@@ -5,7 +5,8 @@ window of ``window_s`` seconds (a token bucket lets twice its burst through arou
 A Lua script, run atomically on the server's clock, hands out start times ("slots"): paced
 ``(window + margin) / limit`` apart and checked against the log of the last ``limit`` starts.
 Callers that wait at the same time in one process share a round trip (up to ``limit / 10``
-slots, at most 50, per call), then each sleeps until its own slot.
+slots, at most 50, per call), then each sleeps until its own slot (rounded up to the next
+millisecond, so that the starts of one chunk wake together).
 
 Narrower limits ride along as scopes (Telegram: 1 message a second per chat, 20 a minute per
 group): the same script checks them while granting, so a broadcast of one message per chat
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 import threading
 import time
 from collections import deque
@@ -156,7 +158,10 @@ class _Core:
         """How far ahead a free slot is set, so that its reply arrives before its time."""
         if not self.samples:
             return 0.005
-        return min(0.05, 0.001 + 1.5 * max(s.rtt_s for s in self.samples))
+        # The typical round trip, not the worst: a reply that comes later than its slot is
+        # still good up to late_s, and a lead sized for the slowest reply (a stalled event
+        # loop) would hold every start back by that much.
+        return min(0.05, 0.001 + 1.5 * statistics.median(s.rtt_s for s in self.samples))
 
     def request(self, batch: Sequence[Sequence[Scope]]) -> tuple[list[str], list[int | str]]:
         window_us = round((self.window_s + self.margin_s) * 1e6)
@@ -213,7 +218,12 @@ class _Waiter:
 
 
 class SlidingWindowLimiter:
-    """The limiter for asyncio code: ``await limiter.acquire()`` right before each request."""
+    """The limiter for asyncio code: ``await limiter.acquire()`` right before each request.
+
+    Waiters queue up; one task per burst (the fetcher) asks Redis for their slots a chunk at a
+    time and hands each waiter its answer, so a waiter costs a future and a timer, not a turn
+    at a lock.
+    """
 
     def __init__(
         self,
@@ -229,7 +239,7 @@ class SlidingWindowLimiter:
         self._script = client.register_script(_SCRIPT)
         self._late_s = late_s
         self._pending: deque[_Waiter] = deque()
-        self._lock = asyncio.Lock()
+        self._fetcher: asyncio.Task[None] | None = None
         self._grown = asyncio.Event()
         self.round_trips = 0
         self.late_slots = 0
@@ -249,22 +259,34 @@ class SlidingWindowLimiter:
             self._pending.append(waiter)
             if len(self._pending) >= self._core.chunk:
                 self._grown.set()
+            if self._fetcher is None or self._fetcher.done():
+                self._fetcher = loop.create_task(self._fetch_all(loop))
             try:
-                while not waiter.future.done():
-                    async with self._lock:
-                        if not waiter.future.done():
-                            await self._linger(loop)
-                            await self._fetch(loop)
-                granted, at = waiter.future.result()
+                granted, at = await waiter.future
             finally:
-                waiter.future.cancel()  # a no-op once done; else _fetch skips it
+                waiter.future.cancel()  # a no-op once done; else the fetcher skips it
             if not granted:
                 await _sleep_until(loop, at - self._core.lead_s)
                 continue
-            await _sleep_until(loop, at)
+            # Waking on a millisecond grid lets the starts of one chunk wake together (one
+            # turn of the event loop) for at most 1 ms of lateness, well inside late_s.
+            await _sleep_until(loop, math.ceil(at * 1000) / 1000)
             if loop.time() - at <= self._late_s:
                 return
             self.late_slots += 1
+
+    async def _fetch_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve waiters until none is left (the fetcher of one burst)."""
+        try:
+            while self._pending:
+                await self._linger(loop)
+                await self._fetch(loop)
+        except Exception as exc:  # a bug here must not leave waiters waiting forever
+            while self._pending:
+                waiter = self._pending.popleft()
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+            raise
 
     async def _linger(self, loop: asyncio.AbstractEventLoop) -> None:
         deadline = self._core.linger_until()
@@ -291,14 +313,15 @@ class SlidingWindowLimiter:
             self.round_trips += 1
             reply = await self._script(keys=keys, args=args)
         except Exception as exc:
-            # Every waiter of the batch, this one too, raises it from its own acquire().
+            # Every waiter of the batch raises it from its own acquire().
             for waiter in batch:
                 if not waiter.future.done():
                     waiter.future.set_exception(exc)
             return
         except BaseException:
-            # Cancelled mid-call: the others go back to the head of the queue, in order.
-            self._pending.extendleft(w for w in reversed(batch) if not w.future.done())
+            # The fetcher was cancelled (its loop is closing): the waiters get that too.
+            for waiter in batch:
+                waiter.future.cancel()
             raise
         for waiter, result in zip(batch, self._core.results(reply, t0, loop.time()), strict=True):
             if not waiter.future.done():
