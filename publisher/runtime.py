@@ -34,7 +34,7 @@ class Runtime:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.store = Store(connect(self.settings))
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         # One asyncio client for everything the event loop does: batches' records, the limiter.
         self.async_redis = connect_async(self.settings)
         self.ledger = Ledger(self.async_redis)
@@ -123,6 +123,15 @@ class Runtime:
                 self.store.retire(release_id, channel, ttl_s)
                 self.store.maybe_mark_published(release_id)
         return {"released": len(due), "batches_requeued": requeued}
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where it is installed (not on Windows): less CPU per send than asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 class TelegramThrottle:

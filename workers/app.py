@@ -86,14 +86,14 @@ class BeatThread(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is un
 
 
 # Imported by the worker's main process before it forks its pool, so every child shares these
-# pages instead of importing its own copy after the fork.
+# pages instead of importing its own copy after the fork: what every broadcast batch needs.
+# The X and website senders (tweepy; the render stack and the site builder) run once per
+# release, so they are imported by the child that first needs them, and only by that one.
 PRELOAD = (
     "publisher.runtime",
     "publisher.senders.telegram",
     "publisher.senders.smtp",
-    "publisher.senders.x",
     "publisher.senders.outbox",
-    "publisher.senders.website",
 )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from publisher.release import Release
-from publisher.render import BodyParts, RenderContext
+if TYPE_CHECKING:  # a worker that only sends never loads the render stack
+    from publisher.release import Release
+    from publisher.render import BodyParts, RenderContext
 
 
 class Channel(ABC):
