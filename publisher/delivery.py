@@ -155,7 +155,8 @@ class BatchRun:
 
     Every Redis call here is awaited on the batch's event loop (`Ledger`), so sends keep going
     while a write is on its way; a send's in-flight slot is given back only once its outcome
-    has been written.
+    has been written. A write of outcomes also starts the next recipients, in the same round
+    trip, so their sends take the places of the ones recorded.
     """
 
     def __init__(
@@ -191,6 +192,11 @@ class BatchRun:
         self.flush_at = max(1, self.window.limit // 8)
         self.writes: set[asyncio.Task[None]] = set()
         self.write_error: BaseException | None = None
+        self.claimed: dict[str, tuple[int, list[str]]] = {}
+        self.order: list[str] = []
+        self.next_index = 0
+        self.sends: set[asyncio.Task[None]] = set()
+        self.interrupted = False
 
     async def run(self, batch_id: str) -> dict[str, int]:
         claimed = await self.ledger.claim(
@@ -207,11 +213,12 @@ class BatchRun:
         if state.get("paused"):
             await self._finish_rest("paused", state["paused"])
             return self._receipt(claimed)
-        renewer = asyncio.create_task(self._renew())
+        helpers = [asyncio.create_task(self._renew()), asyncio.create_task(self._watch())]
         try:
             await self._send_all(claimed)
         finally:
-            renewer.cancel()
+            for helper in helpers:
+                helper.cancel()
             self._flush()
             if self.writes:
                 await asyncio.wait(self.writes)
@@ -224,41 +231,51 @@ class BatchRun:
             await self._finish_rest("skipped", "cancelled")
         return self._receipt(claimed)
 
-    async def _interrupted(self) -> bool:
-        state = await self.ledger.channel_state(self.release_id, self.channel)
-        if state.get("paused") and self.fault is None:
-            self.fault = state["paused"]
-        return bool(state.get("cancelled") or state.get("paused"))
+    async def _watch(self) -> None:
+        """Cancelled, or paused by another worker? Checked every second while the batch runs."""
+        while not self.interrupted:
+            await asyncio.sleep(1.0)
+            state = await self.ledger.channel_state(self.release_id, self.channel)
+            if state.get("paused") and self.fault is None:
+                self.fault = state["paused"]
+            self.interrupted = bool(state.get("cancelled") or state.get("paused"))
+
+    def _stopping(self) -> bool:
+        return self.interrupted or self.fault is not None or self.write_error is not None
 
     def _receipt(self, claimed: dict[str, Any]) -> dict[str, int]:
         return {"claimed": len(claimed)}
 
+    def _next(self, count: int) -> list[str]:
+        """The next `count` recipients to start (fewer near the end; none once stopping)."""
+        if self._stopping():
+            return []
+        chunk = self.order[self.next_index : self.next_index + count]
+        self.next_index += len(chunk)
+        return chunk
+
+    def _launch(self, started: list[str]) -> None:
+        for address in started:
+            attempts, done = self.claimed[address]
+            task = asyncio.create_task(self._send_one(address, attempts + 1, done))
+            self.sends.add(task)
+            task.add_done_callback(self.sends.discard)
+
     async def _send_all(self, claimed: dict[str, tuple[int, list[str]]]) -> None:
-        order = list(claimed)
-        sends: set[asyncio.Task[None]] = set()
-        index = 0
-        checked_at = time.monotonic()
-        while index < len(order) and self.fault is None and self.write_error is None:
-            if time.monotonic() - checked_at > 1.0:  # cancelled, or paused by another worker
-                checked_at = time.monotonic()
-                if await self._interrupted():
-                    break
-            left = len(order) - index
+        self.claimed, self.order = claimed, list(claimed)
+        # Fill the window; from then on, most sends are started by the writes of outcomes.
+        while self.next_index < len(self.order) and not self._stopping():
+            left = len(self.order) - self.next_index
             granted = await self.window.take(min(START_CHUNK, left), min(self.flush_at, left))
-            chunk = order[index : index + granted]
-            index += granted
-            if self.fault is not None or self.write_error is not None:
-                await self.window.give(granted)
-                break
-            started = await self.ledger.start(self.release_id, self.channel, chunk, self.token)
+            chunk = self._next(granted)
+            started = []
+            if chunk:
+                started = await self.ledger.start(self.release_id, self.channel, chunk, self.token)
             await self.window.give(granted - len(started))
-            for address in started:
-                attempts, done = claimed[address]
-                task = asyncio.create_task(self._send_one(address, attempts + 1, done))
-                sends.add(task)
-                task.add_done_callback(sends.discard)
-        if sends:
-            await asyncio.gather(*sends)
+            self._launch(started)
+        # A write under way may still start sends: wait until neither is left.
+        while self.sends or self.writes:
+            await asyncio.wait(self.sends | self.writes, return_when=asyncio.FIRST_COMPLETED)
 
     async def _send_one(self, address: str, attempt: int, done: list[str]) -> None:
         recipient = self.recipients[address]
@@ -337,12 +354,16 @@ class BatchRun:
         task.add_done_callback(self.writes.discard)
 
     async def _write(self, outcomes: list[Outcome]) -> None:
+        chunk = self._next(len(outcomes))
         try:
-            await self.ledger.finish(self.release_id, self.channel, outcomes)
+            started = await self.ledger.finish(
+                self.release_id, self.channel, outcomes, self.token, chunk
+            )
         except Exception as exc:  # noqa: BLE001 - re-raised by run() once the sends settle
             self.write_error = self.write_error or exc
-        finally:
-            await self.window.give(len(outcomes))
+            started = []
+        self._launch(started)
+        await self.window.give(len(outcomes) - len(started))
 
     async def _finish_rest(self, state: str, reason: str) -> None:
         rest = [Outcome(a, state, [], reason) for a in sorted(self.unfinished)]

@@ -165,30 +165,41 @@ end
 return out
 """
 
-# Mark claimed records as sending just before their requests start (attempts + 1).
-_START = """
-local token = ARGV[1]; local out = {}
-for i = 2, #ARGV do
-  local r = ARGV[i]
-  local raw = redis.call('HGET', KEYS[1], r)
-  if raw then
-    local rec = cjson.decode(raw)
-    if rec[1] == 'claimed' and rec[6] == token then
-      rec[1] = 'sending'; rec[2] = rec[2] + 1
-      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
-      table.insert(out, r)
+# Mark claimed records as sending just before their requests start (attempts + 1): the
+# recipients from ARGV[first] on, if this task's token still holds them. KEYS[1]: records.
+_START_FN = """
+local function start(first, token)
+  local out = {}
+  for i = first, #ARGV do
+    local r = ARGV[i]
+    local raw = redis.call('HGET', KEYS[1], r)
+    if raw then
+      local rec = cjson.decode(raw)
+      if rec[1] == 'claimed' and rec[6] == token then
+        rec[1] = 'sending'; rec[2] = rec[2] + 1
+        redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+        table.insert(out, r)
+      end
     end
   end
+  return out
 end
-return out
 """
 
-# Record outcomes: ARGV = now, then (recipient, state, ids_json, error, due) per outcome.
-# KEYS: records, leases, counts, failures, paused, heartbeat.
-_FINISH = """
+# ARGV: token, recipients. Returns the recipients now sending.
+_START = _START_FN + "return start(2, ARGV[1])"
+
+# Record outcomes, then start the next recipients in the same round trip (their sends take
+# the places of the ones recorded). KEYS: records, leases, counts, failures, paused,
+# heartbeat. ARGV: now, token, outcome count n, (recipient, state, ids_json, error, due) per
+# outcome, then the recipients to start. Returns the recipients now sending.
+_FINISH = (
+    _START_FN
+    + """
 local now = tonumber(ARGV[1])
 redis.call('SET', KEYS[6], ARGV[1])
-for i = 2, #ARGV, 5 do
+local last = 3 + 5 * tonumber(ARGV[3])
+for i = 4, last, 5 do
   local r = ARGV[i]; local st = ARGV[i + 1]
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
@@ -213,8 +224,9 @@ for i = 2, #ARGV, 5 do
     end
   end
 end
-return 1
+return start(last + 1, ARGV[2])
 """
+)
 
 # Record the platform ids of the parts sent so far (a thread, several messages).
 _PARTS = """
@@ -683,14 +695,23 @@ class Ledger:
     ) -> None:
         await self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
 
-    async def finish(self, release_id: str, channel: str, outcomes: list[Outcome]) -> None:
-        """Record outcomes (one round trip for the lot), update the counts and the heartbeat."""
-        if not outcomes:
-            return
-        args: list[Any] = [time.time()]
+    async def finish(
+        self,
+        release_id: str,
+        channel: str,
+        outcomes: list[Outcome],
+        token: str = "",
+        then_start: list[str] | None = None,
+    ) -> list[str]:
+        """Record outcomes (one round trip for the lot), update the counts and the heartbeat;
+        then mark `then_start` as sending, as `start` does. Returns the recipients started."""
+        if not outcomes and not then_start:
+            return []
+        args: list[Any] = [time.time(), token, len(outcomes)]
         for o in outcomes:
             marker = "gone" if o.gone else str(o.due)
             args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
+        args += then_start or []
         keys = [
             k_records(release_id, channel),
             k_leases(release_id, channel),
@@ -699,7 +720,7 @@ class Ledger:
             k_paused(release_id, channel),
             K_HEARTBEAT,
         ]
-        await self._finish(keys=keys, args=args)
+        return [_decode(v) for v in await self._finish(keys=keys, args=args)]
 
     async def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
         raw = await self.redis.hgetall(k_channel_state(release_id, channel))

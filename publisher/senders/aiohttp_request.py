@@ -14,6 +14,7 @@ import json
 from urllib.parse import quote_plus
 
 import aiohttp
+import yarl
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -71,8 +72,11 @@ class AiohttpRequest(BaseRequest):
         connector = aiohttp.TCPConnector(
             limit=self._connection_limit, keepalive_timeout=self._keepalive_s, ttl_dns_cache=300
         )
+        # No cookies: the Bot API sets none, and a jar costs work on every request and answer.
         self._session = aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": self.USER_AGENT}
+            connector=connector,
+            headers={"User-Agent": self.USER_AGENT},
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def shutdown(self) -> None:
@@ -109,7 +113,7 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout
+                method, _parsed(url), data=body, headers=headers, timeout=timeout
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is a TimeoutError too
@@ -142,18 +146,32 @@ class AiohttpRequest(BaseRequest):
         connect_s = _pick(connect, self._connect_timeout_s)
         pool_s = _pick(pool, self._pool_timeout_s)
         write_s = _pick(write, self._media_write_timeout_s if uploads else self._write_timeout_s)
-        parts = (pool_s, connect_s, write_s, read_s)
-        total_s = None if any(p is None for p in parts) else sum(p or 0.0 for p in parts)
-        # aiohttp's `connect` covers waiting for a pooled connection as well as opening one.
-        wait_s = None if pool_s is None or connect_s is None else pool_s + connect_s
-        return aiohttp.ClientTimeout(
-            total=total_s, connect=wait_s, sock_connect=connect_s, sock_read=read_s
-        )
+        return _client_timeout(pool_s, connect_s, write_s, read_s)
+
+
+@functools.lru_cache(maxsize=16)
+def _client_timeout(
+    pool_s: float | None, connect_s: float | None, write_s: float | None, read_s: float | None
+) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for PTB's four (made once per combination: PTB passes a few)."""
+    parts = (pool_s, connect_s, write_s, read_s)
+    total_s = None if any(p is None for p in parts) else sum(p or 0.0 for p in parts)
+    # aiohttp's `connect` covers waiting for a pooled connection as well as opening one.
+    wait_s = None if pool_s is None or connect_s is None else pool_s + connect_s
+    return aiohttp.ClientTimeout(
+        total=total_s, connect=wait_s, sock_connect=connect_s, sock_read=read_s
+    )
 
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
     """A timeout as passed by PTB: not passed (a DefaultValue) means this layer's default."""
     return default if isinstance(value, DefaultValue) else value
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(url: str) -> yarl.URL:
+    """The few method URLs a bot calls, parsed once (aiohttp would parse the string each time)."""
+    return yarl.URL(url)
 
 
 def _url_encoded(parameters: dict[str, str]) -> bytes:
