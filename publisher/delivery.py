@@ -17,8 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from publisher.channels.base import Recipient, SendContext, Sender
@@ -39,13 +38,6 @@ INLINE_RETRY_LIMIT_S = 20.0
 DRY_RUN = "dry run"
 
 
-@dataclass(frozen=True)
-class Audience:
-    """Who receives a release on each channel (addresses, with what the sender needs)."""
-
-    by_channel: dict[str, dict[str, Recipient]]
-
-
 def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str, str]) -> bool:
     """Language and category choices: does this subscriber or journalist get this release?"""
     categories = [c.lower() for c in recipient.get("categories") or recipient.get("beats") or []]
@@ -61,29 +53,21 @@ def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str
     return is_original and language not in {lang.lower() for lang in versions}
 
 
-def audience(store: Store, settings: Settings, release_id: str, channels: list[str]) -> Audience:
+def audience(store: Store, settings: Settings, release_id: str, channel: str) -> Iterator[str]:
+    """Who receives a release on one channel, read from Redis a page at a time (so a fan-out
+    to 100,000 subscribers never holds them all in memory)."""
     release = store.load_release_json(release_id)
     versions = store.translations(store.release_field(release_id, "group") or release_id)
-    result: dict[str, dict[str, Recipient]] = {}
-    for channel in channels:
-        found: dict[str, Recipient] = {}
-        if channel == "telegram" and settings.telegram_channel:
-            found[settings.telegram_channel] = Recipient(settings.telegram_channel, "channel")
-        if channel in ("telegram", "email"):
-            for address, info in store.recipients(channel).items():
-                if wants(info, release, versions):
-                    found[address] = Recipient(
-                        address,
-                        info.get("name", ""),
-                        info.get("language", ""),
-                        tuple(info.get("categories") or info.get("beats") or ()),
-                    )
-        if channel == "x":
-            found["account"] = Recipient("account")
-        if channel == "website":
-            found["site"] = Recipient("site")
-        result[channel] = found
-    return Audience(result)
+    if channel == "telegram" and settings.telegram_channel:
+        yield settings.telegram_channel
+    if channel in ("telegram", "email"):
+        for address, info in store.iter_recipients(channel):
+            if wants(info, release, versions):
+                yield address
+    if channel == "x":
+        yield "account"
+    if channel == "website":
+        yield "site"
 
 
 def batch_size(channel: str, settings: Settings) -> int:
@@ -97,27 +81,45 @@ def batch_size(channel: str, settings: Settings) -> int:
 def fan_out(
     store: Store, settings: Settings, release_id: str, channels: list[str], dispatch: Dispatch
 ) -> dict[str, int]:
-    """Queue a record per recipient and dispatch batches.
+    """Queue a record per recipient, in batches, and dispatch each batch as it is made.
 
-    Safe to run twice (a redelivered task): records are created only once, and a batch
-    dispatched twice finds its recipients already claimed or sent.
+    Safe to run twice (a redelivered task): records are created only once, a batch left
+    undispatched by a first try is dispatched by the second, and a batch dispatched twice is
+    claimed by one task only.
     """
     if store.release_field(release_id, "fanned_out"):
         return {}
     queued: dict[str, int] = {}
-    chosen = audience(store, settings, release_id, channels).by_channel
-    for channel, recipients in chosen.items():
+    for channel in channels:
         size = batch_size(channel, settings)
-        queued[channel] = store.create_records(release_id, channel, list(recipients), size)
+        dispatched: set[str] = set()
+        queued[channel] = 0
+        for chunk in _chunks(audience(store, settings, release_id, channel), size):
+            batch_id, fresh = store.create_batch(release_id, channel, chunk)
+            queued[channel] += fresh
+            if batch_id:
+                dispatch(release_id, channel, batch_id)
+                dispatched.add(batch_id)
+        store.mark_channel_queued(release_id, channel)
+        for batch_id in store.queued_batches(release_id, channel):
+            if batch_id not in dispatched:  # made by an earlier try that died
+                dispatch(release_id, channel, batch_id)
     if not store.mark_fanned_out(release_id):
         return {}
-    for channel in chosen:
-        # Every batch not yet claimed: those of an earlier try that died before this point too.
-        for batch_id in store.queued_batches(release_id, channel):
-            dispatch(release_id, channel, batch_id)
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
     store.add_event(release_id, "published", "system", channels=",".join(channels))
     return queued
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class InFlightWindow:

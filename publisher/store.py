@@ -479,20 +479,35 @@ class Store:
 
     # --- deliveries -----------------------------------------------------------------------
 
+    def create_batch(
+        self, release_id: str, channel: str, recipients: list[str]
+    ) -> tuple[str | None, int]:
+        """Queue a record per new recipient, as one batch: (its id, or None if none was new;
+        how many were new). Existing records are left alone."""
+        keys = self._batch_keys(release_id, channel) + [k_records(release_id, channel)]
+        batch_id, fresh = self._create(keys=keys, args=[time.time(), QUEUED, *recipients])
+        return (_decode(batch_id) or None), int(fresh)
+
     def create_records(
         self, release_id: str, channel: str, recipients: list[str], batch_size: int
     ) -> int:
-        """Queue one record per recipient, in batches (once: existing records are left alone)."""
-        now = time.time()
-        queued = json.dumps(["queued", 0, [], "", 0, ""])
-        keys = self._batch_keys(release_id, channel) + [k_records(release_id, channel)]
+        """Queue one record per recipient, in batches; returns how many were new."""
         added = 0
         for chunk in _chunks(recipients, batch_size):
-            _, fresh = self._create(keys=keys, args=[now, queued, *chunk])
-            added += int(fresh)
+            added += self.create_batch(release_id, channel, chunk)[1]
+        self.mark_channel_queued(release_id, channel)
+        return added
+
+    def mark_channel_queued(self, release_id: str, channel: str) -> None:
+        """Every record of the channel is queued: counts exist (even at zero), the tick
+        watches it."""
         self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
         self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
-        return added
+
+    def iter_recipients(self, channel: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every recipient of a channel with its choices, read a page at a time."""
+        for address, raw in self.redis.hscan_iter(k_recipients(channel), count=1000):
+            yield _decode(address), json.loads(raw)
 
     def queued_batches(self, release_id: str, channel: str) -> list[str]:
         """Batches no task has claimed yet, oldest first."""
@@ -750,6 +765,7 @@ def _event(kind: str, who: str, details: dict[str, str]) -> Any:
 
 
 QUEUE_GRACE_S = 20.0
+QUEUED = json.dumps(["queued", 0, [], "", 0, ""])
 
 
 def new_token() -> str:

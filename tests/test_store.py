@@ -102,3 +102,38 @@ def test_resume_puts_paused_records_in_one_batch_and_retire_drops_the_batches(
     raw = redis_client.hget(store_module.k_records(RELEASE, CHANNEL), "1")
     assert raw is not None and json.loads(raw)[0] == "queued"
     assert 0 < redis_client.ttl(store_module.k_records(RELEASE, CHANNEL)) <= 60
+
+
+def test_a_fan_out_that_died_midway_is_finished_by_its_redelivery(
+    redis_client: redis.Redis,
+) -> None:
+    from publisher.delivery import fan_out
+    from publisher.settings import Settings
+
+    store = Store(redis_client)
+    settings = Settings(telegram_rate_limit=1000, telegram_channel=None)
+    store.save_release(RELEASE, {"id": RELEASE, "language": "en"}, {"channels": {}})
+    store.add_recipients(CHANNEL, {str(1000 + i): {} for i in range(1200)})
+
+    dispatched: list[str] = []
+
+    def dies_after_one(release_id: str, channel: str, batch_id: str) -> None:
+        if dispatched:
+            raise ConnectionError("worker killed")
+        dispatched.append(batch_id)
+
+    try:
+        fan_out(store, settings, RELEASE, [CHANNEL], dies_after_one)
+    except ConnectionError:
+        pass
+    assert not store.release_field(RELEASE, "fanned_out")
+
+    again: list[str] = []
+    fan_out(store, settings, RELEASE, [CHANNEL], lambda r, c, b: again.append(b))
+    assert store.release_field(RELEASE, "fanned_out")
+    everyone = set(dispatched) | set(again)
+    members = [m for b in everyone for m in store.batch_recipients(RELEASE, CHANNEL, b)]
+    assert sorted(members) == sorted(str(1000 + i) for i in range(1200)), "nobody left out"
+    assert len(members) == len(set(members)), "nobody in two batches"
+    assert store.counts(RELEASE, CHANNEL)["total"] == 1200
+    assert fan_out(store, settings, RELEASE, [CHANNEL], lambda r, c, b: again.append(b)) == {}
