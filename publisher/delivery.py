@@ -94,7 +94,11 @@ def fan_out(
         size = batch_size(channel, settings)
         dispatched: set[str] = set()
         queued[channel] = 0
-        for chunk in _chunks(audience(store, settings, release_id, channel), size):
+        # The last recipients go in smaller batches, so that the workers finish together
+        # instead of one sending a whole batch while the others wait.
+        tail_from = store.recipient_count(channel) - 2 * size
+        recipients = audience(store, settings, release_id, channel)
+        for chunk in _chunks(recipients, size, tail_from, max(1, size // 5)):
             batch_id, fresh = store.create_batch(release_id, channel, chunk)
             queued[channel] += fresh
             if batch_id:
@@ -111,11 +115,16 @@ def fan_out(
     return queued
 
 
-def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+def _chunks(
+    items: Iterable[str], size: int, tail_from: int = 0, tail_size: int = 0
+) -> Iterator[list[str]]:
+    """Lists of `size` items; once `tail_from` items have been handed out, of `tail_size`."""
     chunk: list[str] = []
+    handed_out = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) >= size:
+        if len(chunk) >= (tail_size if tail_size and handed_out >= tail_from else size):
+            handed_out += len(chunk)
             yield chunk
             chunk = []
     if chunk:

@@ -504,6 +504,9 @@ class Store:
         self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
         self.redis.sadd(K_ACTIVE, f"{release_id} {channel}")
 
+    def recipient_count(self, channel: str) -> int:
+        return int(self.redis.hlen(k_recipients(channel)))
+
     def iter_recipients(self, channel: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every recipient of a channel with its choices, read a page at a time."""
         for address, raw in self.redis.hscan_iter(k_recipients(channel), count=1000):
