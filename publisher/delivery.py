@@ -197,9 +197,9 @@ class BatchRun:
         self.multi_part = len(payload.get("messages") or payload.get("posts") or [0]) > 1
         self.media = ledger.media(release_id)
         self.flush_timer: asyncio.TimerHandle | None = None
-        # Outcomes are written, and sends started, an eighth of the window at a time: about two
-        # round trips per four messages, not two per message, while a slot spends little time
-        # waiting for a chunk to fill (a slot held by a waiting outcome is not sending).
+        # Outcomes are written an eighth of the window at a time, and each write starts as many
+        # sends: one round trip per four messages, while a slot spends little time waiting for
+        # a chunk to fill (a slot held by an outcome waiting to be written is not sending).
         self.flush_at = max(1, self.window.limit // 8)
         self.writes: set[asyncio.Task[None]] = set()
         self.write_error: BaseException | None = None
