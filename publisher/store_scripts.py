@@ -1,0 +1,207 @@
+"""The Lua scripts behind `publisher.store`: every change of a delivery record's state.
+
+Each runs atomically in Redis, for a batch of recipients at a time. The key names are
+`publisher.store`'s; each script says which keys (KEYS) and arguments (ARGV) it takes, in order.
+A record is the JSON array `[state, attempts, platform_ids, error, possible_duplicate,
+claim_token]` (Lua counts from 1: `rec[1]` is the state).
+"""
+
+# Make a batch of queued recipients: shared by creating records, reaping and re-queueing.
+# KEYS[1] counts, KEYS[2] batches, KEYS[3] batch queue.
+NEW_BATCH = """
+local function new_batch(members, now)
+  if #members == 0 then return nil end
+  local id = tostring(redis.call('HINCRBY', KEYS[1], 'batch_seq', 1))
+  redis.call('HSET', KEYS[2], id, cjson.encode(members))
+  redis.call('ZADD', KEYS[3], now, id)
+  return id
+end
+"""
+
+# Queue a record per new recipient, as one batch. KEYS: counts, batches, batch queue, records.
+# ARGV: now, the queued record, recipients. Returns {batch id or '', how many were new}.
+CREATE = (
+    NEW_BATCH
+    + """
+local now = tonumber(ARGV[1]); local fresh = {}
+for i = 3, #ARGV do
+  if redis.call('HSETNX', KEYS[4], ARGV[i], ARGV[2]) == 1 then table.insert(fresh, ARGV[i]) end
+end
+if #fresh > 0 then
+  redis.call('HINCRBY', KEYS[1], 'pending', #fresh)
+  redis.call('HINCRBY', KEYS[1], 'total', #fresh)
+end
+return {new_batch(fresh, now) or '', #fresh}
+"""
+)
+
+# Claim one batch for one task: its queued/retry records, or records whose lease has expired.
+# The batch is taken off the queue, so a task delivered twice finds nothing to do.
+# KEYS: records, leases, batches, batch queue. ARGV: now, lease until, token, batch id.
+CLAIM = """
+local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
+local raw_batch = redis.call('HGET', KEYS[3], ARGV[4])
+if not raw_batch then return {} end
+redis.call('HDEL', KEYS[3], ARGV[4]); redis.call('ZREM', KEYS[4], ARGV[4])
+local out = {}
+for _, r in ipairs(cjson.decode(raw_batch)) do
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local st = rec[1]
+    local due = tonumber(redis.call('ZSCORE', KEYS[2], r) or '0')
+    local expired = (st == 'claimed' or st == 'sending') and due <= now
+    if st == 'queued' or st == 'retry' or expired then
+      if st == 'sending' then rec[5] = 1 end
+      rec[1] = 'claimed'; rec[6] = token
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+      redis.call('ZADD', KEYS[2], lease, r)
+      table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3]}))
+    end
+  end
+end
+return out
+"""
+
+# Mark claimed records as sending just before their requests start (attempts + 1): the
+# recipients from ARGV[first] on, if this task's token still holds them. KEYS[1]: records.
+START_FN = """
+local function start(first, token)
+  local out = {}
+  for i = first, #ARGV do
+    local r = ARGV[i]
+    local raw = redis.call('HGET', KEYS[1], r)
+    if raw then
+      local rec = cjson.decode(raw)
+      if rec[1] == 'claimed' and rec[6] == token then
+        rec[1] = 'sending'; rec[2] = rec[2] + 1
+        redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+        table.insert(out, r)
+      end
+    end
+  end
+  return out
+end
+"""
+
+# ARGV: token, recipients. Returns the recipients now sending.
+START = START_FN + "return start(2, ARGV[1])"
+
+# Record outcomes, then start the next recipients in the same round trip (their sends take
+# the places of the ones recorded). KEYS: records, leases, counts, failures, paused,
+# heartbeat. ARGV: now, token, outcome count n, (recipient, state, ids_json, error, due) per
+# outcome, then the recipients to start. Returns the recipients now sending.
+FINISH = (
+    START_FN
+    + """
+local now = tonumber(ARGV[1])
+redis.call('SET', KEYS[6], ARGV[1])
+local last = 3 + 5 * tonumber(ARGV[3])
+for i = 4, last, 5 do
+  local r = ARGV[i]; local st = ARGV[i + 1]
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local old = rec[1]
+    if old ~= 'sent' and old ~= 'failed' and old ~= 'skipped' and old ~= 'paused' then
+      rec[1] = st; rec[3] = cjson.decode(ARGV[i + 2]); rec[4] = ARGV[i + 3]
+      if st == 'retry' then
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[i + 4]), r)
+      else
+        redis.call('ZREM', KEYS[2], r); rec[6] = ''
+        redis.call('HINCRBY', KEYS[3], 'pending', -1)
+        redis.call('HINCRBY', KEYS[3], st, 1)
+        if st == 'sent' and rec[5] == 1 then redis.call('HINCRBY', KEYS[3], 'uncertain', 1) end
+        if st == 'skipped' and ARGV[i + 4] == 'gone' then
+          redis.call('HINCRBY', KEYS[3], 'gone', 1)
+        end
+        if st == 'failed' then redis.call('HSET', KEYS[4], r, cjson.encode(rec)) end
+        if st == 'paused' then redis.call('SADD', KEYS[5], r) end
+      end
+      redis.call('HSET', KEYS[1], r, cjson.encode(rec))
+    end
+  end
+end
+return start(last + 1, ARGV[2])
+"""
+)
+
+# Record the platform ids of the parts sent so far (a thread, several messages).
+PARTS = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+rec[3] = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return 1
+"""
+
+# Overdue leases and retries back to queued, in new batches of at most ARGV[5]; with ARGV[3] ==
+# '1' (the broker's queue is empty) also batches dispatched longer ago than the grace (their
+# task was lost). KEYS: counts, batches, batch queue, records, leases. Returns the batch ids
+# to dispatch.
+REAP = (
+    NEW_BATCH
+    + """
+local now = tonumber(ARGV[1]); local grace = tonumber(ARGV[2])
+local include_queued = ARGV[3] == '1'; local limit = tonumber(ARGV[4])
+local size = tonumber(ARGV[5])
+local out = {}
+if include_queued then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - grace)) do
+    redis.call('ZADD', KEYS[3], now, id)
+    table.insert(out, id)
+  end
+end
+local members = {}
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[5], r)
+  local raw = redis.call('HGET', KEYS[4], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    local st = rec[1]
+    if st == 'claimed' or st == 'sending' or st == 'retry' then
+      if st == 'sending' then rec[5] = 1 end
+      rec[1] = 'queued'; rec[6] = ''
+      redis.call('HSET', KEYS[4], r, cjson.encode(rec))
+      table.insert(members, r)
+      if #members >= size then
+        table.insert(out, new_batch(members, now)); members = {}
+      end
+    end
+  end
+end
+if #members > 0 then table.insert(out, new_batch(members, now)) end
+return out
+"""
+)
+
+# Paused (or failed, for --retry-failed) records back to queued, as one new batch.
+# KEYS: counts, batches, batch queue, records, paused, failures. ARGV: now, from, recipients.
+# Returns {batch id or '', recipient...}.
+REQUEUE = (
+    NEW_BATCH
+    + """
+local now = tonumber(ARGV[1]); local from = ARGV[2]
+local members = {}
+for i = 3, #ARGV do
+  local r = ARGV[i]
+  local raw = redis.call('HGET', KEYS[4], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    if rec[1] == from then
+      rec[1] = 'queued'; rec[4] = ''
+      redis.call('HSET', KEYS[4], r, cjson.encode(rec))
+      redis.call('HINCRBY', KEYS[1], from, -1)
+      redis.call('HINCRBY', KEYS[1], 'pending', 1)
+      redis.call('SREM', KEYS[5], r)
+      redis.call('HDEL', KEYS[6], r)
+      table.insert(members, r)
+    end
+  end
+end
+local out = {new_batch(members, now) or ''}
+for _, r in ipairs(members) do table.insert(out, r) end
+return out
+"""
+)
