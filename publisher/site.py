@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import multiprocessing
 import operator
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import jinja2
+import orjson
 
 from publisher.channels import website
 from publisher.channels.website import Translation, atom_feed, sitemap
@@ -382,7 +382,11 @@ class _Plan:
             if outcome[0] == "error":
                 self.errors.extend(outcome[1])
                 continue
-            record = {**self.prev[src], **outcome[1]} if outcome[0] == "same" else outcome[1]
+            if outcome[0] == "same":  # the manifest's row, under the name given this time
+                record = self.prev[src]
+                record["name"] = outcome[1]["name"]
+            else:
+                record = outcome[1]
             rid = record["id"]
             if rid in owner:
                 problem = f"{rid!r} is already the id of {owner[rid]}"
@@ -426,7 +430,10 @@ class _Plan:
             self.versions[rid] = versions
             page_key = record["sha"]
             if versions:  # the page shows the other versions' titles: they are inputs too
-                page_key = _digest(json.dumps([page_key, [vars(v) for v in versions]]).encode())
+                fields = [page_key] + [
+                    f"{v.id}\1{v.language}\1{v.title}\1{v.is_original}" for v in versions
+                ]
+                page_key = _digest("\0".join(fields).encode())
             if rid in self.pages or record.get("page_key") != page_key:
                 self.render_ids.add(rid)
             elif not self.exists(record["page"]):
@@ -627,7 +634,7 @@ class _Build:
             "listing": self.listing,
             "top": top,
         }
-        data = json.dumps(manifest, separators=(",", ":")).encode()
+        data = orjson.dumps(manifest)  # the manifest of 10,000 releases: ~5x faster than json
         write_atomic(self.out / MANIFEST_NAME, data)
 
 
@@ -637,13 +644,13 @@ def _read_manifest(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     Without one, everything is rendered again and compared with what is on disk by writing.
     """
     try:
-        data = json.loads((out / MANIFEST_NAME).read_bytes())
+        data = orjson.loads((out / MANIFEST_NAME).read_bytes())
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
             return {}, []
         rows = [dict(zip(ROW, row, strict=True), description="") for row in data["releases"]]
         if not all(isinstance(data[k], dict) for k in ("outputs", "listing", "top")):
             return {}, []
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):  # orjson.JSONDecodeError is a ValueError
         return {}, []
     return data, rows
 
@@ -665,4 +672,6 @@ def _stat_matches(src: str, row: dict[str, Any]) -> bool:
 
 
 def _images_unchanged(images: list[list[Any]]) -> bool:
+    if not images:  # most releases: no generator to set up, 10,000 times over
+        return True
     return all(_same_stat(path, mtime_ns, size) for path, _name, mtime_ns, size in images)
