@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import hashlib
 import multiprocessing
 import operator
@@ -100,11 +99,6 @@ def build_site(
     """
     started = time.perf_counter()
     out = Path(out)
-    # A build makes tens of thousands of small containers (manifest rows, records) and few
-    # garbage cycles: the collector's default pace (every 700 allocations, with the whole heap
-    # scanned now and then) cost up to a quarter of a 10,000-release rebuild.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
     lock = _lock(out) if out.is_dir() else None
     try:
         plan = _Plan(out, ctx, now or datetime.now(UTC))
@@ -114,7 +108,6 @@ def build_site(
             lock = _lock(out)
         report = _Build(plan).run()
     finally:
-        gc.set_threshold(*thresholds)
         if lock is not None:
             lock.close()
     report.elapsed_s = time.perf_counter() - started
