@@ -72,6 +72,22 @@ class Worker:
         )
         return self
 
+    def processes(self) -> list[int]:
+        """The pids of the worker's process group (its main process and its pool)."""
+        assert self.process is not None
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid and fields[0] != "Z":  # pgrp, not a zombie
+                found.append(int(entry))
+        return found
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process and self.process.poll() is None:
             try:

@@ -302,6 +302,9 @@ def test_scheduled_release_sent_once_on_time_with_short_visibility_timeout(
     assert parts >= 1 and per_chat["@press_office"] == parts
     assert first > 0
     assert redis.Redis.from_url(env["REDIS_URL"]).zcard("pub:schedule") == 0
+    # The scheduler that released it is a thread of the worker's main process: the worker is
+    # its main process and its two pool processes, no beat process beside them.
+    assert len(workers[0].processes()) == 1 + 2
 
 
 def test_redis_restarted_mid_broadcast_loses_nobody(
