@@ -53,11 +53,16 @@ def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str
     return is_original and language not in {lang.lower() for lang in versions}
 
 
-def audience(store: Store, settings: Settings, release_id: str, channel: str) -> Iterator[str]:
+def audience(
+    store: Store,
+    settings: Settings,
+    channel: str,
+    release: dict[str, Any],
+    versions: dict[str, str],
+) -> Iterator[str]:
     """Who receives a release on one channel, read from Redis a page at a time (so a fan-out
-    to 100,000 subscribers never holds them all in memory)."""
-    release = store.load_release_json(release_id)
-    versions = store.translations(store.release_field(release_id, "group") or release_id)
+    to 100,000 subscribers never holds them all in memory). `versions`: language -> release
+    id of every version of the release."""
     if channel == "telegram" and settings.telegram_channel:
         yield settings.telegram_channel
     if channel in ("telegram", "email"):
@@ -90,6 +95,8 @@ def fan_out(
     if store.release_field(release_id, "fanned_out"):
         return {}
     queued: dict[str, int] = {}
+    release = store.load_release_json(release_id)
+    versions = store.translations(store.release_field(release_id, "group") or release_id)
     for channel in channels:
         size = batch_size(channel, settings)
         dispatched: set[str] = set()
@@ -97,7 +104,7 @@ def fan_out(
         # The last recipients go in smaller batches, so that the workers finish together
         # instead of one sending a whole batch while the others wait.
         tail_from = store.recipient_count(channel) - 2 * size
-        recipients = audience(store, settings, release_id, channel)
+        recipients = audience(store, settings, channel, release, versions)
         for chunk in _chunks(recipients, size, tail_from, max(1, size // 5)):
             batch_id, fresh = store.create_batch(release_id, channel, chunk)
             queued[channel] += fresh

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from publisher.delivery import BATCH_SIZE, Dispatch
+from publisher.delivery import Dispatch, batch_size
 from publisher.release import Release
+from publisher.settings import get_settings
 from publisher.store import Store
 
 
@@ -66,7 +67,9 @@ def submit(
 def requeue(
     store: Store, release_id: str, channel: str, from_state: str, dispatch: Dispatch
 ) -> list[str]:
-    batches, addresses = store.requeue(release_id, channel, from_state, BATCH_SIZE)
+    # Batches as fan_out makes them: a rate-limited channel's must take seconds, not minutes.
+    size = batch_size(channel, get_settings())
+    batches, addresses = store.requeue(release_id, channel, from_state, size)
     for batch_id in batches:
         dispatch(release_id, channel, batch_id)
     return addresses
