@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m publisher.demo
+	TELEGRAM_CHANNEL=$${TELEGRAM_CHANNEL:-@press_office_demo} $(BIN)/python -m publisher demo
 
 lint: install
 	$(BIN)/ruff check .

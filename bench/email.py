@@ -73,7 +73,7 @@ class Email:
 
     def send(self, count: int, timeout_s: float = 1800) -> Delivered:
         """A fresh Redis and worker; warm the worker up; then time one release to `count`."""
-        from publisher.render import render_all
+        from publisher.services import render_all
 
         self.serial += 1
         self.pipeline.reset()
@@ -100,7 +100,7 @@ class Email:
 
 def prebuilt_message(rendered: dict[str, Any]) -> bytes:
     """The rendered email filled in once (for the first journalist), as bytes."""
-    from publisher.channels.email import personalize
+    from publisher.channels.email_mime import personalize
     from publisher.links import unsubscribe_url
 
     return personalize(
@@ -144,7 +144,7 @@ def _spread(values: list[float], fmt: Any) -> str:
 
 def run(quick: bool) -> Section:
     """Measure email through the pipeline and the two baselines; see the module docstring."""
-    from publisher.render import render_all
+    from publisher.services import render_all
 
     size = QUICK_SIZE if quick else SIZE
     repeats = 1 if quick else REPEATS

@@ -67,7 +67,7 @@ def release(
     """A release whose one Telegram message is `text_chars` characters (HTML included); for
     the Telegram channel only unless `channels` says otherwise."""
     from publisher.release import release_from_mapping
-    from publisher.render import render_all
+    from publisher.services import render_all
 
     def make(text: str) -> Any:
         return release_from_mapping(
@@ -136,7 +136,7 @@ class Telegram:
         With more `channels` than Telegram, the same release also goes to the X account and
         journalists (dry runs: no credentials) and the website (built for real), so the
         worker has loaded every sender; the time is still the Telegram channel's."""
-        from publisher.render import render_all
+        from publisher.services import render_all
 
         self.serial += 1
         self.pipeline.reset()
@@ -300,7 +300,7 @@ class RateRun:
 
 def rate_run(tg: Telegram, count: int, serial: int) -> RateRun:
     """The default limit: one release to `count` subscribers; what the strict peer saw."""
-    from publisher.render import render_all
+    from publisher.services import render_all
 
     tg.pipeline.reset()
     store = tg.pipeline.store()
@@ -402,7 +402,7 @@ def run(quick: bool) -> Section:
     pipeline_runs: dict[int, list[Delivered]] = {size: [] for size in sizes}
     baseline_runs: dict[str, list[Baseline]] = {name: [] for name in BASELINES}
     with BenchRedis() as redis, PeerProcess("telegram") as peer:
-        from publisher.render import render_all
+        from publisher.services import render_all
 
         tg = Telegram(redis, peer, FAST_LIMIT, 0 if quick else WARM_UP)
         with this_process_as(tg.pipeline.env):

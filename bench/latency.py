@@ -48,7 +48,7 @@ class Sample:
 
 def one_release(pipeline: Pipeline, store: Any, peer: PeerProcess, serial: int) -> Sample:
     """A release to one new subscriber; how long each step took from the submit call."""
-    from publisher.render import render_all
+    from publisher.services import render_all
     from publisher.store import k_recipients
 
     chat = next(iter(subscribers(1, 500_000_000 + serial)))
@@ -73,7 +73,7 @@ def warm_every_process(
     """Several releases at once, so that every pool process runs a publish and a deliver task
     (one after another they may all land on the same process); returns the cold latency: the
     first submit call to the first message at the peer."""
-    from publisher.render import render_all
+    from publisher.services import render_all
     from publisher.store import k_recipients
 
     store.add_recipients("telegram", subscribers(releases, 400_000_000))

@@ -612,10 +612,12 @@ class Pipeline:
         return pid or 0
 
     def submit(self, store: Any, release: Any, rendered: dict[str, Any]) -> None:
-        from publisher.publishing import submit
-        from workers.tasks import queue_publish
+        from publisher.services import Backend, submit_rendered
+        from publisher.settings import get_settings
+        from workers.queue import CeleryQueue
 
-        result = submit(store, release, rendered, queue_publish, "bench")
+        backend = Backend(store, get_settings(), CeleryQueue)
+        result = submit_rendered(backend, release, rendered, "bench")
         if result.action != "queued":
             raise RuntimeError(f"{release.id}: {result.action}")
 

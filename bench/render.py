@@ -45,9 +45,10 @@ from bench.common import (
     timed,
     verdict,
 )
-from publisher.channels import CHANNELS
+from publisher import channels
 from publisher.release import Release, load_release
-from publisher.render import RenderContext, Templates, body_parts, render_all
+from publisher.render import RenderContext, Templates, body_parts
+from publisher.services import render_all
 from publisher.site import BuildReport, build_site
 
 SEED = 20200211
@@ -205,7 +206,8 @@ COLD_SCRIPT = """
 import sys, time
 started = time.perf_counter()
 from publisher.release import load_release
-from publisher.render import RenderContext, Templates, render_all
+from publisher.render import RenderContext, Templates
+from publisher.services import render_all
 ctx = RenderContext("https://press.example.org", 5, "Press Office", Templates())
 render_all(load_release(sys.argv[1]), ctx=ctx)
 print(time.perf_counter() - started)
@@ -280,9 +282,11 @@ def _breakdown(release: Release, ctx: RenderContext, repeats: int) -> str:
     """Median time of the shared body step and of each channel's render, to show where time goes."""
     body = body_parts(release)
     fns: list[Callable[[], object]] = [partial(body_parts, release)]
-    fns += [partial(channel.render, release, body, ctx) for channel in CHANNELS.values()]
+    fns += [
+        partial(channel.render, release, body, ctx) for channel in channels.all_channels().values()
+    ]
     timings = medians_interleaved(fns, repeats)
-    names = ["body (Markdown → safe HTML + text)", *CHANNELS]
+    names = ["body (Markdown → safe HTML + text)", *channels.names()]
     parts = [f"{name} {fmt_s(t.median_s)}" for name, t in zip(names, timings, strict=True)]
     return ", ".join(parts)
 

@@ -17,12 +17,15 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from publisher.channels.base import Recipient, SendContext, Sender
+from publisher import channels as channels_registry
+from publisher.channels.base import Channel, Recipient, SendContext, Sender
 from publisher.errors import ChannelFault, PermanentDeliveryError, TransientDeliveryError
-from publisher.settings import CHANNEL_NAMES, Settings
+from publisher.logs import log_event
+from publisher.settings import Settings
 from publisher.store import Ledger, Outcome, Store, new_token
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,6 @@ log = logging.getLogger(__name__)
 # Queue one batch's task: (release id, channel, batch id).
 Dispatch = Callable[[str, str, str], None]
 
-BATCH_SIZE = 500
 LEASE_S = 30.0
 START_CHUNK = 16
 MAX_ATTEMPTS = 5
@@ -56,31 +58,19 @@ def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str
 def audience(
     store: Store,
     settings: Settings,
-    channel: str,
+    channel: type[Channel],
     release: dict[str, Any],
     versions: dict[str, str],
 ) -> Iterator[str]:
-    """Who receives a release on one channel, read from Redis a page at a time (so a fan-out
-    to 100,000 subscribers never holds them all in memory). `versions`: language -> release
-    id of every version of the release."""
-    if channel == "telegram" and settings.telegram_channel:
-        yield settings.telegram_channel
-    if channel in ("telegram", "email"):
-        for address, info in store.iter_recipients(channel):
+    """Who receives a release on one channel: its fixed recipients (the account, the public
+    channel, the site), then the subscribers who want it, read from Redis a page at a time
+    (so a fan-out to 100,000 subscribers never holds them all in memory). `versions`:
+    language -> release id of every version of the release."""
+    yield from channel.fixed_recipients(settings)
+    if channel.has_subscribers:
+        for address, info in store.iter_recipients(channel.name):
             if wants(info, release, versions):
                 yield address
-    if channel == "x":
-        yield "account"
-    if channel == "website":
-        yield "site"
-
-
-def batch_size(channel: str, settings: Settings) -> int:
-    """Recipients per task: a rate-limited batch should take seconds, not minutes, so the
-    scheduler's tick and other releases never wait long behind it."""
-    if channel == "telegram":
-        return int(min(BATCH_SIZE, max(50, settings.telegram_rate_limit * 2)))
-    return BATCH_SIZE
 
 
 def fan_out(
@@ -94,17 +84,20 @@ def fan_out(
     """
     if store.release_field(release_id, "fanned_out"):
         return {}
+    # Every channel must be known here before any is fanned out: no half-sent releases.
+    declared = [channels_registry.get(name) for name in channels]
     queued: dict[str, int] = {}
     release = store.load_release_json(release_id)
     versions = store.translations(store.release_field(release_id, "group") or release_id)
-    for channel in channels:
-        size = batch_size(channel, settings)
+    for declaration in declared:
+        channel = declaration.name
+        size = declaration.batch_size_for(settings)
         dispatched: set[str] = set()
         queued[channel] = 0
         # The last recipients go in smaller batches, so that the workers finish together
         # instead of one sending a whole batch while the others wait.
         tail_from = store.recipient_count(channel) - 2 * size
-        recipients = audience(store, settings, channel, release, versions)
+        recipients = audience(store, settings, declaration, release, versions)
         for chunk in _chunks(recipients, size, tail_from, max(1, size // 5)):
             batch_id, fresh = store.create_batch(release_id, channel, chunk)
             queued[channel] += fresh
@@ -119,6 +112,13 @@ def fan_out(
         return {}
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
     store.add_event(release_id, "published", "system", channels=",".join(channels))
+    log_event(
+        log,
+        logging.INFO,
+        "fanned out",
+        release_id=release_id,
+        **{f"queued_{name}": count for name, count in queued.items()},
+    )
     return queued
 
 
@@ -201,7 +201,7 @@ class BatchRun:
         self.buffer: list[Outcome] = []
         self.unfinished: set[str] = set()
         self.fault: str | None = None
-        self.multi_part = len(payload.get("messages") or payload.get("posts") or [0]) > 1
+        self.multi_part = len(channels_registry.get(channel).parts(payload)) > 1
         self.media = ledger.media(release_id)
         self.flush_timer: asyncio.TimerHandle | None = None
         # Outcomes are written an eighth of the window at a time, and each write starts as many
@@ -215,13 +215,36 @@ class BatchRun:
         self.next_index = 0
         self.sends: set[asyncio.Task[None]] = set()
         self.interrupted = False
+        self.tally: Counter[str] = Counter()  # outcomes by state, for the batch's log line
 
     async def run(self, batch_id: str) -> dict[str, int]:
+        started_s = time.monotonic()
         claimed = await self.ledger.claim(
             self.release_id, self.channel, batch_id, self.token, LEASE_S
         )
         if not claimed:  # delivered twice, or taken by another task
+            log_event(log, logging.INFO, "batch already taken", **self._where(batch_id))
             return self._receipt(claimed)
+        log_event(
+            log, logging.INFO, "batch started", **self._where(batch_id), recipients=len(claimed)
+        )
+        try:
+            return await self._run_claimed(claimed)
+        finally:
+            log_event(
+                log,
+                logging.INFO,
+                "batch finished",
+                **self._where(batch_id),
+                recipients=len(claimed),
+                **dict(sorted(self.tally.items())),
+                seconds=round(time.monotonic() - started_s, 3),
+            )
+
+    def _where(self, batch_id: str) -> dict[str, str]:
+        return {"release_id": self.release_id, "channel": self.channel, "batch": batch_id}
+
+    async def _run_claimed(self, claimed: dict[str, tuple[int, list[str]]]) -> dict[str, int]:
         self.recipients = self.lookup(list(claimed))
         self.unfinished = set(claimed)
         state = await self.ledger.channel_state(self.release_id, self.channel)
@@ -300,11 +323,13 @@ class BatchRun:
         ctx = SendContext(
             release_id=self.release_id,
             done_parts=list(done),
-            on_part=self._part_recorder(address, list(done)) if self.multi_part else None,
             unsubscribe_url=self.unsubscribe_url(address) if self.unsubscribe_url else "",
             media=self.media,
         )
+        if self.multi_part:
+            ctx.on_part = self._part_recorder(address, ctx)
         outcome = await self._attempt(recipient, ctx, attempt)
+        self.tally[outcome.state] += 1
         self.buffer.append(outcome)
         self.unfinished.discard(address)
         if len(self.buffer) >= self.flush_at:
@@ -322,6 +347,17 @@ class BatchRun:
                 ids = await self.sender.deliver(self.payload, recipient, ctx)
             except TransientDeliveryError as exc:
                 delay = backoff_s(attempt, exc.retry_after_s)
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "retry",
+                    release_id=self.release_id,
+                    channel=self.channel,
+                    attempt=attempt,
+                    parts_done=len(ctx.done_parts),
+                    delay_s=round(delay, 2),
+                    error=str(exc),
+                )
                 if attempt >= MAX_ATTEMPTS:
                     await self._pause(f"{exc} (still failing after {attempt} attempts)")
                     return Outcome(address, "paused", ctx.done_parts, str(exc))
@@ -340,23 +376,39 @@ class BatchRun:
                 await self._pause(str(exc))
                 return Outcome(address, "paused", ctx.done_parts, str(exc))
             except Exception as exc:  # a bug in a sender must not lose the record
-                log.exception("unexpected error delivering %s/%s", self.release_id, self.channel)
+                log.exception(
+                    "unexpected error delivering",
+                    extra={"fields": {"release_id": self.release_id, "channel": self.channel}},
+                )
                 return Outcome(address, "failed", ctx.done_parts, f"internal error: {exc!r}")
             if getattr(self.sender, "dry_run", False):
                 return Outcome(address, "skipped", ids, DRY_RUN)
             return Outcome(address, "sent", ids)
 
-    def _part_recorder(self, address: str, ids: list[str]) -> Any:
+    def _part_recorder(self, address: str, ctx: SendContext) -> Any:
+        """Make each posted part durable before the next one is posted, and keep it in
+        `ctx.done_parts`, so every retry (inline, after a lease, after resume) and every
+        outcome written for this recipient continues after it instead of starting over."""
+
         async def record(index: int, platform_id: str) -> None:
+            ids = ctx.done_parts
             del ids[index:]
             ids.append(platform_id)
-            await self.ledger.record_parts(self.release_id, self.channel, address, ids)
+            await self.ledger.record_parts(self.release_id, self.channel, address, list(ids))
 
         return record
 
     async def _pause(self, reason: str) -> None:
         if self.fault is None:
             self.fault = reason
+            log_event(
+                log,
+                logging.ERROR,
+                "channel paused",
+                release_id=self.release_id,
+                channel=self.channel,
+                reason=reason,
+            )
             await self.ledger.pause(self.release_id, self.channel, reason)
 
     def _flush(self) -> None:
@@ -385,6 +437,7 @@ class BatchRun:
 
     async def _finish_rest(self, state: str, reason: str) -> None:
         rest = [Outcome(a, state, [], reason) for a in sorted(self.unfinished)]
+        self.tally[state] += len(rest)
         await self.ledger.finish(self.release_id, self.channel, rest)
         self.unfinished.clear()
 
@@ -392,64 +445,3 @@ class BatchRun:
         while True:
             await asyncio.sleep(LEASE_S / 3)
             await self.ledger.renew(self.release_id, self.channel, list(self.unfinished), LEASE_S)
-
-
-def release_status(store: Store, release_id: str) -> dict[str, Any]:
-    """The `status --json` shape."""
-    release = store.load_release_json(release_id)
-    channels = release.get("channels") or list(CHANNEL_NAMES)
-    result: dict[str, Any] = {
-        "id": release_id,
-        "title": release.get("title", ""),
-        "state": store.release_field(release_id, "status") or "unknown",
-        "scheduled_at": store.scheduled_at(release_id),
-        "channels": {},
-        "errors": [],
-    }
-    for channel in channels:
-        counts = store.counts(release_id, channel)
-        state = store.channel_state(release_id, channel)
-        entry: dict[str, Any] = {
-            name: counts[name]
-            for name in ("sent", "failed", "pending", "skipped", "paused", "uncertain")
-        }
-        entry["gone"] = counts["gone"]
-        if state.get("paused"):
-            entry["paused_reason"] = state["paused"]
-            result["errors"].append(
-                {"channel": channel, "recipient": "*", "error": state["paused"]}
-            )
-        result["channels"][channel] = entry
-        for record in store.records(release_id, channel):
-            if record.state == "failed" or (
-                record.state == "skipped" and record.error not in (DRY_RUN, "cancelled")
-            ):
-                result["errors"].append(
-                    {"channel": channel, "recipient": record.recipient, "error": record.error}
-                )
-            if len(result["errors"]) >= 200:
-                break
-    result["events"] = store.events(release_id)
-    channel_counts = result["channels"].values()
-    if result["state"] == "publishing" and not any(
-        c["pending"] or c["paused"] for c in channel_counts
-    ):
-        result["state"] = "published"
-    return result
-
-
-def exit_code_for(status: dict[str, Any]) -> int:
-    """1 if a delivery failed, a recipient was gone or a channel is paused; else 0."""
-    for counts in status["channels"].values():
-        if counts["failed"] or counts["paused"] or counts.get("gone"):
-            return 1
-    return 0
-
-
-def finished(status: dict[str, Any]) -> bool:
-    """Nothing pending once fanned out, or a channel paused (what `--wait` waits for)."""
-    channels = status["channels"].values()
-    if any(c.get("paused_reason") for c in channels):
-        return True
-    fanned_out = status["state"] in ("publishing", "published", "cancelled")
-    return fanned_out and all(c["pending"] == 0 for c in channels)

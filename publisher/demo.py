@@ -1,7 +1,8 @@
 """`make demo`: publish the example releases through the real pipeline on the embedded default.
 
 Embedded Redis, a worker started and stopped here, outbox for Telegram and X (no credentials),
-a Maildir for email, and the built website, all under PUBLISHER_DATA_DIR (default ./var).
+a Maildir for email, and the built website, all under PUBLISHER_DATA_DIR (default ./var). It
+calls the same services as the command line, so it checks and refuses what `publish` refuses.
 """
 
 from __future__ import annotations
@@ -13,29 +14,20 @@ import sys
 import time
 from pathlib import Path
 
+from publisher import services
+from publisher.cli.common import print_status
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+ACTOR = "demo"
 
 
-def main() -> int:
-    os.environ.setdefault("TELEGRAM_CHANNEL", "@press_office_demo")
-    from publisher.cli_delivery import print_status, workers_alive
-    from publisher.delivery import finished, release_status
-    from publisher.publishing import submit
-    from publisher.recipients import parse_journalists, parse_subscribers
-    from publisher.redis_server import connect
-    from publisher.release import load_release
-    from publisher.render import render_all
-    from publisher.settings import get_settings
-    from publisher.store import Store
-    from workers.tasks import queue_publish
-
-    settings = get_settings()
-    data_dir = settings.data_dir.resolve()
-    store = Store(connect(settings))
-    store.add_recipients("telegram", parse_subscribers(EXAMPLES / "subscribers.txt")[0])
-    store.add_recipients("email", parse_journalists(EXAMPLES / "journalists.csv")[0])
-
+def run_demo(backend: services.Backend) -> int:
+    """Import the example recipients, start a worker, publish every example, print the report."""
+    data_dir = backend.settings.data_dir.resolve()
+    services.import_subscribers(backend, "telegram", EXAMPLES / "subscribers.txt", ACTOR)
+    services.import_journalists(backend, EXAMPLES / "journalists.csv", ACTOR)
+    env = {**os.environ, "TELEGRAM_CHANNEL": backend.settings.telegram_channel or ""}
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -48,25 +40,25 @@ def main() -> int:
             "WARNING",
         ],
         cwd=os.getcwd(),
+        env=env,
         start_new_session=True,
     )
     try:
-        if not workers_alive(30):
+        if not backend.queue.workers_alive(30):
             print("error: the demo worker did not start", file=sys.stderr)
             return 3
         ids = []
         for path in sorted((EXAMPLES / "releases").glob("*.md")):
-            release = load_release(path)
-            result = submit(store, release, render_all(release), queue_publish, "demo")
-            print(f"{release.id}: {result.action.replace('-', ' ')}")
-            ids.append(release.id)
+            result = services.submit(backend, services.load(path), ACTOR)
+            print(f"{result.release_id}: {result.action.replace('-', ' ')}")
+            ids.append(result.release_id)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if all(finished(release_status(store, i)) for i in ids):
+            if all(services.finished(services.release_status(backend, i)) for i in ids):
                 break
             time.sleep(0.3)
         for release_id in ids:
-            print_status(release_status(store, release_id))
+            print_status(services.release_status(backend, release_id))
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
@@ -78,7 +70,3 @@ def main() -> int:
     print(f"  status:    .venv/bin/publisher status {ids[0]}")
     print("  stop Redis: .venv/bin/publisher down")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,8 +3,10 @@
     PublisherError                      base of everything below
     ├── ReleaseError                    a release is invalid (file, field, fix)
     │   └── ReleaseErrors               several ReleaseErrors found in one pass
+    ├── UnknownChannelError             no channel of that name is declared
     ├── RenderError                     a template or a channel limit cannot be met
     ├── StoreUnavailable                Redis cannot be reached (exit code 3)
+    │   └── WorkersUnavailable          no worker answers (what was queued stays queued)
     └── DeliveryError                   one send did not go through
         ├── TransientDeliveryError      retry later (retry_after_s when the platform says)
         ├── PermanentDeliveryError      give up on this recipient (gone=True: unsubscribe them)
@@ -66,8 +68,24 @@ class RenderError(PublisherError):
         return f"{where}channel {self.channel}: {self.message}"
 
 
+class UnknownChannelError(PublisherError):
+    """Raised when a channel name is not in the registry (a flag, a release, a stored task)."""
+
+    def __init__(self, message: str, channel: str = "") -> None:
+        super().__init__(message, channel)
+        self.message = message
+        self.channel = channel
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class StoreUnavailable(PublisherError):
     """Raised when Redis cannot be reached."""
+
+
+class WorkersUnavailable(StoreUnavailable):
+    """Raised when no worker answers: what was submitted stays queued for the next one."""
 
 
 class DeliveryError(PublisherError):

@@ -53,28 +53,74 @@ def parse_subscribers(path: Path) -> tuple[Entries, list[ReleaseError]]:
     return entries, problems
 
 
+#: The journalists' CSV columns, found by their header name in any order.
+JOURNALIST_COLUMNS = ("email", "name", "language", "outlet", "beats", "cadence")
+CADENCES = ("instant", "daily", "both")
+
+
+def journalist_entry(
+    address: str,
+    name: str = "",
+    language: str = "",
+    outlet: str = "",
+    beats: list[str] | None = None,
+    cadence: str = "",
+) -> dict[str, Any]:
+    """A journalist's stored choices (ValueError for a cadence that is not one of CADENCES)."""
+    cadence = (cadence or "instant").strip().lower()
+    if cadence not in CADENCES:
+        raise ValueError(f"cadence {cadence!r} is not one of {', '.join(CADENCES)}")
+    return {
+        "name": " ".join(name.split()),
+        "language": (language.strip() or "en").lower(),
+        "outlet": " ".join(outlet.split()),
+        "beats": beats or [],
+        "cadence": cadence,
+    }
+
+
+def normalise_address(text: str) -> str:
+    """An address checked for syntax (email-validator, no DNS) and lower-cased, so the same
+    journalist imported twice with different capitals is one record (ValueError if invalid)."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text.strip()!r} is not an email address ({exc})") from exc
+
+
 def parse_journalists(path: Path) -> tuple[Entries, list[ReleaseError]]:
-    """A header row, then email,name,language[,beats] (beats separated by ';')."""
+    """A CSV with a header row naming its columns (email required; name, language, outlet,
+    beats separated by ';', cadence instant|daily|both), in any order."""
     entries: Entries = {}
     problems: list[ReleaseError] = []
-    for number, row in enumerate(csv.reader(read_text(path).splitlines()), 1):
-        if number == 1 or not row or not "".join(row).strip():
+    rows = csv.reader(read_text(path).splitlines())
+    header = [column.strip().lower() for column in next(rows, [])]
+    unknown = [c for c in header if c not in JOURNALIST_COLUMNS]
+    if unknown or "email" not in header:
+        problem = (
+            f"unknown column {', '.join(repr(c) for c in unknown)}"
+            if unknown
+            else "no email column"
+        )
+        fix = f"the first line names the columns, from {', '.join(JOURNALIST_COLUMNS)}"
+        return {}, [ReleaseError(f"{path}:1", "header", problem, fix)]
+    for number, row in enumerate(rows, 2):
+        if not "".join(row).strip():
             continue
+        fields = dict(zip(header, (cell.strip() for cell in row), strict=False))
         try:
-            address = validate_email(row[0].strip(), check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            problems.append(
-                ReleaseError(
-                    f"{path}:{number}",
-                    "email",
-                    f"{row[0]!r} is invalid ({exc})",
-                    "correct or remove the line",
-                )
+            address = normalise_address(fields.get("email", ""))
+            entries[address] = journalist_entry(
+                address,
+                name=fields.get("name", ""),
+                language=fields.get("language", ""),
+                outlet=fields.get("outlet", ""),
+                beats=_split_list(fields.get("beats", "")),
+                cadence=fields.get("cadence", ""),
             )
-            continue
-        entries[address] = {
-            "name": row[1].strip() if len(row) > 1 else "",
-            "language": (row[2].strip() if len(row) > 2 else "") or "en",
-            "beats": _split_list(row[3]) if len(row) > 3 else [],
-        }
+        except ValueError as exc:
+            field = "cadence" if "cadence" in str(exc) else "email"
+            problems.append(
+                ReleaseError(f"{path}:{number}", field, str(exc), "correct or remove the line")
+            )
     return entries, problems

@@ -1,4 +1,4 @@
-"""Shared rendering: the Jinja environments, Markdown to safe HTML, text helpers, render_all.
+"""Shared rendering: the Jinja environments, Markdown to safe HTML, text helpers.
 
 Every channel renders through here: `Markdown -> markdown-it -> nh3` gives the one sanitised
 HTML body that the channel templates turn into payloads. Templates run sandboxed (users may
@@ -257,22 +257,6 @@ class BodyParts:
 def body_parts(release: Release) -> BodyParts:
     safe = markdown_to_html(release.body)
     return BodyParts(html=safe, text=html_to_text(safe))
-
-
-def render_all(
-    release: Release, channels: list[str] | None = None, ctx: RenderContext | None = None
-) -> dict[str, Any]:
-    """Every channel's finished payload for a release (the `render --json` shape)."""
-    from publisher.channels import CHANNELS
-
-    ctx = ctx or RenderContext.from_settings()
-    body = body_parts(release)
-    names = channels or list(release.channels)
-    rendered: dict[str, Any] = {}
-    for name in names:
-        channel = CHANNELS[name]
-        rendered[name] = channel.render(release, body, ctx)
-    return {"id": release.id, "channels": rendered}
 
 
 def escape(text: str) -> str:

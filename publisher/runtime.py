@@ -16,11 +16,13 @@ from typing import Any
 
 import redis
 
-from publisher.channels.base import Recipient, Sender, Throttle
-from publisher.delivery import BatchRun, batch_size, fan_out
-from publisher.errors import TransientDeliveryError
+from publisher import channels
+from publisher.channels.base import Channel, Recipient, Sender, Throttle
+from publisher.delivery import BatchRun, fan_out
+from publisher.errors import TransientDeliveryError, UnknownChannelError
 from publisher.links import unsubscribe_url
-from publisher.ratelimit import SlidingWindowLimiter, telegram_scopes
+from publisher.logs import log_event
+from publisher.ratelimit import SlidingWindowLimiter
 from publisher.redis_server import connect, connect_async
 from publisher.settings import Settings, get_settings
 from publisher.store import K_REAPER_LOCK, Ledger, Store, k_rate
@@ -43,22 +45,20 @@ class Runtime:
 
     def sender(self, channel: str) -> Sender:
         if channel not in self.senders:
-            from publisher.senders import make_sender
-
-            sender = make_sender(channel, self.settings, self.throttle(channel))
+            declaration = channels.get(channel)
+            sender = declaration.make_sender(self.settings, self.throttle(declaration))
             self.loop.run_until_complete(sender.start())
             self.senders[channel] = sender
         return self.senders[channel]
 
-    def throttle(self, channel: str) -> Throttle | None:
-        """Telegram's shared limits: TELEGRAM_RATE_LIMIT for the bot, and per chat."""
-        if channel != "telegram":
+    def throttle(self, channel: type[Channel]) -> Throttle | None:
+        """The channel's shared limit (TELEGRAM_RATE_LIMIT for the bot), and per recipient."""
+        rate_per_s = channel.rate_limit_per_s(self.settings)
+        if rate_per_s is None:
             return None
-        bot = (self.settings.telegram_bot_token or "dry-run").split(":")[0]
-        limiter = SlidingWindowLimiter.for_rate(
-            self.async_redis, k_rate(f"telegram:{bot}"), self.settings.telegram_rate_limit
-        )
-        return TelegramThrottle(limiter)
+        key = k_rate(channel.rate_limit_key(self.settings))
+        limiter = SlidingWindowLimiter.for_rate(self.async_redis, key, rate_per_s)
+        return SharedThrottle(limiter, channel)
 
     def payload(self, release_id: str, channel: str) -> dict[str, Any]:
         key = (release_id, channel)
@@ -72,14 +72,16 @@ class Runtime:
     def deliver(self, release_id: str, channel: str, batch_id: str) -> dict[str, int]:
         """Send one batch; the body of the `deliver` task."""
         settings = self.settings
+        declaration = channels.get(channel)
+        fixed = set(declaration.fixed_recipients(settings))
 
         def lookup(addresses: list[str]) -> dict[str, Recipient]:
             info = self.store.recipient_info(channel, addresses)
             found = {
                 a: Recipient(a, i.get("name", ""), i.get("language", "")) for a, i in info.items()
             }
-            if channel == "telegram" and settings.telegram_channel in found:
-                found[settings.telegram_channel] = Recipient(settings.telegram_channel)
+            for address in fixed.intersection(found):  # the account, the channel: no choices
+                found[address] = Recipient(address)
             return found
 
         run = BatchRun(
@@ -91,7 +93,7 @@ class Runtime:
             self.payload(release_id, channel),
             lookup,
             unsubscribe_url=(lambda a: unsubscribe_url(channel, a, settings))
-            if channel == "email"
+            if declaration.personal_links
             else None,
         )
         return self.loop.run_until_complete(run.run(batch_id))
@@ -100,8 +102,19 @@ class Runtime:
         """Fan a release out (the body of the `publish` task)."""
         if self.store.release_field(release_id, "status") == "cancelled":
             return {}
-        channels = json.loads(self.store.release_field(release_id, "channels") or "[]")
-        return fan_out(self.store, self.settings, release_id, channels, dispatch)
+        names = json.loads(self.store.release_field(release_id, "channels") or "[]")
+        try:
+            return fan_out(self.store, self.settings, release_id, names, dispatch)
+        except UnknownChannelError as exc:
+            # This worker lacks a declaration (PUBLISHER_CHANNELS differs between processes):
+            # nothing was fanned out; the release waits, paused, until `resume` after the fix.
+            reason = f"{exc}; set the same PUBLISHER_CHANNELS on every process, then resume"
+            for name in names:
+                if name not in channels.names():
+                    self.store.set_channel_state(release_id, name, paused=reason)
+            self.store.add_event(release_id, "paused", "system", reason=reason)
+            log_event(log, logging.ERROR, "channel paused", release_id=release_id, reason=reason)
+            return {}
 
     def tick(self, dispatch: Any, publish: Any, broker_idle: bool) -> dict[str, int]:
         """Release due schedules, re-queue overdue work, retire finished channels."""
@@ -113,7 +126,7 @@ class Runtime:
         requeued = 0
         ttl_s = self.settings.publisher_record_ttl_days * 86400
         for release_id, channel in self.store.active():
-            size = batch_size(channel, self.settings)
+            size = channels.get(channel).batch_size_for(self.settings)
             batches = self.store.reap(release_id, channel, broker_idle, size)
             for batch_id in batches:
                 dispatch(release_id, channel, batch_id)
@@ -134,18 +147,16 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-class TelegramThrottle:
-    """Waits for a slot in the bot's shared window and in the chat's own limits."""
+class SharedThrottle:
+    """Waits for a slot in the channel's shared window and in the recipient's own limits."""
 
-    def __init__(self, limiter: SlidingWindowLimiter) -> None:
+    def __init__(self, limiter: SlidingWindowLimiter, channel: type[Channel]) -> None:
         self.limiter = limiter
+        self.channel = channel
 
     async def before_send(self, chat: str, consecutive: bool = False) -> None:
-        # A private chat's own limit (1 a second) only matters for a message that follows
-        # another to it; groups and channels (20 a minute) are always checked.
-        per_chat = consecutive or chat.startswith(("-", "@"))
         try:
-            await self.limiter.acquire(*(telegram_scopes(chat) if per_chat else ()))
+            await self.limiter.acquire(*self.channel.recipient_scopes(chat, consecutive))
         except redis.RedisError as exc:  # Redis restarting: wait, don't send unthrottled
             raise TransientDeliveryError(f"rate limiter unavailable: {exc}", 1.0) from exc
 

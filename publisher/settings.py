@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-CHANNEL_NAMES = ("telegram", "x", "email", "website")
 
 
 class Settings(BaseSettings):
@@ -23,6 +21,7 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = None
     telegram_channel: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
     x_consumer_key: str | None = None
     x_consumer_secret: str | None = None
     x_access_token: str | None = None
@@ -39,14 +38,41 @@ class Settings(BaseSettings):
     publisher_templates: Path | None = None
     publisher_timezone: str = "UTC"
     organisation_name: str = "Press Office"
+    #: Extra channel declarations, "package.module:ClassName" comma-separated.
+    publisher_channels: str = ""
+    #: Who the command line says is acting, in the event stream; default the login name.
+    publisher_user: str | None = None
+    #: Log lines as `text` (key=value) or `json` (one object a line).
+    publisher_log_format: Literal["text", "json"] = "text"
 
     @property
     def data_dir(self) -> Path:
         return self.publisher_data_dir
 
     @property
+    def media_dir(self) -> Path:
+        """Where uploaded images live: besides its own folder, where a release may take them."""
+        return self.data_dir / "media"
+
+    @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.publisher_timezone)
+
+    def secrets(self) -> list[str]:
+        """Every secret value set (tokens, passwords), so logs can blank them out."""
+        from urllib.parse import urlsplit
+
+        found = [
+            self.telegram_bot_token,
+            self.x_consumer_secret,
+            self.x_access_token,
+            self.x_access_token_secret,
+            self.publisher_secret_key,
+            self.telegram_webhook_secret,
+        ]
+        if self.smtp_url:
+            found.append(urlsplit(self.smtp_url).password)
+        return [value for value in found if value and len(value) >= 4]
 
     @property
     def base_url(self) -> str:
@@ -64,7 +90,3 @@ def reload_settings() -> Settings:
     """Forget the cached settings (tests change the environment between cases)."""
     get_settings.cache_clear()
     return get_settings()
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

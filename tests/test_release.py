@@ -36,9 +36,16 @@ def write(tmp_path: Path, text: str | bytes, name: str = "r.md") -> Path:
 
 
 def problems(tmp_path: Path, text: str | bytes, name: str = "r.md") -> list[ReleaseError]:
-    with pytest.raises(ReleaseErrors) as caught:
-        load_release(write(tmp_path, text, name))
-    return caught.value.errors
+    """What `validate` reports: the model's own checks, then the channels' (names, overrides)."""
+    from publisher.services.releases import channel_problems
+
+    try:
+        release = load_release(write(tmp_path, text, name))
+    except ReleaseErrors as caught:
+        return caught.errors
+    found = channel_problems(release)
+    assert found, "expected a problem"
+    return found
 
 
 def test_good_release_parses_with_aware_date(tmp_path: Path) -> None:

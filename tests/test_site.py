@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -13,10 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from publisher import site
 from publisher.errors import ReleaseErrors
 from publisher.render import RenderContext, Templates
-from publisher.site import MANIFEST_NAME, build_site
+from publisher.site import MANIFEST_NAME, build_site, reading
 
 PUBLIC_URL = "https://press.example.org"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -427,10 +427,10 @@ def test_worker_processes_build_the_same_site(
         write_release(src, f"r{n}.md", id=f"r{n}", title=f"Release {n}", date=f"2020-01-0{n + 1}")
     build_site([src], tmp_path / "serial", ctx)
 
-    monkeypatch.setattr(site, "PARALLEL_MIN_FORK", 2)
-    monkeypatch.setattr(site, "PARALLEL_MIN_SPAWN", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_FORK", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_SPAWN", 2)
     if start == "spawn":  # what a process with threads (a web server) gets
-        monkeypatch.setattr(site.threading, "active_count", lambda: 2)
+        monkeypatch.setattr(threading, "active_count", lambda: 2)
     report = build_site([src], tmp_path / "parallel", ctx)
 
     assert report.parsed == 9
@@ -474,3 +474,10 @@ def test_sources_skip_readme_hidden_files_and_the_site_itself(
 
     assert report.releases == 3
     assert again.releases == 3 and again.written == 0
+
+
+def test_the_names_others_import_stay_where_they_were() -> None:
+    from publisher import site
+
+    for name in ("build_site", "write_atomic", "BuildReport", "MANIFEST_NAME", "find_sources"):
+        assert hasattr(site, name), name

@@ -9,8 +9,8 @@ import json
 import redis
 import redis.asyncio
 
-from publisher import store as store_module
 from publisher.store import Ledger, Outcome, Store, new_token
+from publisher.store.keys import k_batch_queue, k_recipient_events, k_records
 
 RELEASE, CHANNEL = "rel-1", "telegram"
 
@@ -60,7 +60,7 @@ def test_a_lost_batch_is_dispatched_again_only_when_the_broker_is_idle(
     store.create_records(RELEASE, CHANNEL, ["1", "2", "3"], 500)
     (batch,) = store.queued_batches(RELEASE, CHANNEL)
     assert store.reap(RELEASE, CHANNEL, include_queued=True) == [], "not overdue yet"
-    redis_client.zadd(store_module.k_batch_queue(RELEASE, CHANNEL), {batch: 0})
+    redis_client.zadd(k_batch_queue(RELEASE, CHANNEL), {batch: 0})
     assert store.reap(RELEASE, CHANNEL, include_queued=False) == []
     assert store.reap(RELEASE, CHANNEL, include_queued=True) == [batch]
     assert store.reap(RELEASE, CHANNEL, include_queued=True) == [], "its clock was reset"
@@ -99,9 +99,9 @@ def test_resume_puts_paused_records_in_one_batch_and_retire_drops_the_batches(
     assert store.requeue(RELEASE, CHANNEL, "paused") == ([], [])
     store.retire(RELEASE, CHANNEL, ttl_s=60)
     assert store.queued_batches(RELEASE, CHANNEL) == []
-    raw = redis_client.hget(store_module.k_records(RELEASE, CHANNEL), "1")
+    raw = redis_client.hget(k_records(RELEASE, CHANNEL), "1")
     assert raw is not None and json.loads(raw)[0] == "queued"
-    assert 0 < redis_client.ttl(store_module.k_records(RELEASE, CHANNEL)) <= 60
+    assert 0 < redis_client.ttl(k_records(RELEASE, CHANNEL)) <= 60
 
 
 def test_a_fan_out_that_died_midway_is_finished_by_its_redelivery(
@@ -137,3 +137,57 @@ def test_a_fan_out_that_died_midway_is_finished_by_its_redelivery(
     assert len(members) == len(set(members)), "nobody in two batches"
     assert store.counts(RELEASE, CHANNEL)["total"] == 1200
     assert fan_out(store, settings, RELEASE, [CHANNEL], lambda r, c, b: again.append(b)) == {}
+
+
+def test_recipient_info_knows_listed_addresses_on_any_channel(redis_client: redis.Redis) -> None:
+    store = Store(redis_client)
+    store.add_recipients("any-channel", {"a": {"name": "Ana", "language": "ar"}})
+    info = store.recipient_info("any-channel", ["a", "the-account"])
+    assert info == {"a": {"name": "Ana", "language": "ar"}, "the-account": {}}
+    assert store.recipient_info("never-listed", ["the-account"]) == {"the-account": {}}
+    assert store.recipient_info("any-channel", []) == {}
+
+
+def test_finish_counts_each_outcome_once(redis_client: redis.Redis) -> None:
+    store = Store(redis_client)
+    store.create_records(RELEASE, CHANNEL, ["1", "2", "3", "4"], 500)
+    (batch,) = store.queued_batches(RELEASE, CHANNEL)
+    url, token = url_of(redis_client), new_token()
+    ledger_call(url, "claim", RELEASE, CHANNEL, batch, token, 30.0)
+    started = ledger_call(url, "start", RELEASE, CHANNEL, ["1", "2"], token)
+    assert started == ["1", "2"]
+    outcomes = [
+        Outcome("1", "sent", ["m1", "m2"]),
+        Outcome("2", "skipped", [], "blocked", gone=True),
+        Outcome("3", "failed", [], "refused"),
+        Outcome("4", "retry", [], "429", due=1.0),
+    ]
+    again = ledger_call(url, "finish", RELEASE, CHANNEL, outcomes, token, ["4"])
+    assert again == [], "a retrying record is not claimed, so it is not started"
+    ledger_call(url, "finish", RELEASE, CHANNEL, outcomes[:1], token)  # told twice: counted once
+    counts = store.counts(RELEASE, CHANNEL)
+    assert (counts["sent"], counts["skipped"], counts["gone"], counts["failed"]) == (1, 1, 1, 1)
+    assert counts["pending"] == 1 and counts["total"] == 4
+    records = {r.recipient: r for r in store.records(RELEASE, CHANNEL)}
+    assert records["1"].platform_ids == ["m1", "m2"] and records["1"].attempts == 1
+    assert records["3"].state == "failed" and records["3"].error == "refused"
+    assert records["4"].state == "retry"
+
+
+def test_suppression_holds_against_imports_until_lifted(redis_client: redis.Redis) -> None:
+    store = Store(redis_client)
+    store.add_recipients("chat", {"a": {}, "b": {}})
+    store.suppress("chat", "a", "blocked")
+    assert store.add_recipients("chat", {"a": {}, "c": {}}) == (1, 1), "a stays out"
+    assert store.suppressed("chat", ["a", "b", "c"]) == {"a"}
+    store.unsuppress("chat", "a")
+    assert store.add_recipients("chat", {"a": {}}) == (1, 0)
+    assert store.remove_recipient("chat", "b") and not store.remove_recipient("chat", "b")
+    assert sorted(store.recipients("chat")) == ["a", "c"]
+    assert store.suppressed("chat", ["b"]) == set(), "removing is not suppressing"
+    store.add_recipient_event("chat", "imported", "ana", added="1")
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client.xrange(  # type: ignore[assignment]
+        k_recipient_events("chat")
+    )
+    ((_, fields),) = entries
+    assert fields[b"type"] == b"imported" and fields[b"who"] == b"ana" and fields[b"added"] == b"1"

@@ -7,7 +7,8 @@ substitution, which costs microseconds where building a message costs millisecon
 Both parts are quoted-printable (7-bit safe, lines of at most 76 octets). Each occurrence of the
 unsubscribe URL sits alone between soft line breaks (`=` CRLF), so replacing it with the real URL,
 itself encoded and wrapped, leaves a valid body. Headers holding placeholders are written raw on
-one line of their own.
+one line of their own. Subject, From and To are folded and RFC 2047 encoded here, never by the
+stdlib (`header_text`, `mailbox`).
 
 Templates (`email/subject.txt`, `email/body.txt`, `email/body.html`) get: release, subject, title,
 date_text, lede, body_text, body_html, images [{url, alt, caption}], links [{title, url}],
@@ -20,18 +21,26 @@ import binascii
 import hashlib
 import html
 import re
-from base64 import b64encode
 from email import policy
 from email.message import EmailMessage
-from email.utils import formataddr, getaddresses, parseaddr, parsedate_tz
-from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import css_inline
 from markupsafe import Markup
 
-from publisher.channels.base import Channel
+from publisher.channels.base import Channel, Sender, Throttle
+from publisher.channels.email_mime import (
+    CONTROL_CHARS,
+    PLACEHOLDER_DATE,
+    PLACEHOLDER_MESSAGE_ID,
+    PLACEHOLDER_TO,
+    QP_LINE,
+    cut_before,
+    header_text,
+    mailbox,
+    qp_lines,
+)
 from publisher.errors import RenderError
 from publisher.release import Release
 from publisher.render import (
@@ -41,22 +50,21 @@ from publisher.render import (
     format_release_date,
     html_to_text,
 )
-from publisher.settings import get_settings
+from publisher.senders.outbox import OutboxSender
+from publisher.settings import Settings, get_settings
 
-PLACEHOLDER_TO = "recipient@placeholder.invalid"
-PLACEHOLDER_MESSAGE_ID = "<placeholder@publisher.invalid>"
-PLACEHOLDER_DATE = "Thu, 01 Jan 1970 00:00:00 +0000"
 UNSUBSCRIBE_TOKEN = "PUBLISHER-UNSUBSCRIBE-TOKEN"
+
 
 # Gmail clips an HTML part over ~102 KB; keep the encoded part (CRLF included) under this,
 # leaving room for the real unsubscribe URL that personalize puts in.
 HTML_MAX_BYTES = 100_000
-QP_LINE = 75  # encoded characters before a soft break's "=" (RFC 2045: lines <= 76)
 CUT = "<!--publisher-cut-->"  # between top-level body blocks; nh3 strips comments from bodies
 _PAYLOAD = "=_publisher_payload_"  # stands for a finished part body while the generator runs
 
 # refold_source="none" keeps raw headers (set_raw) as written: the stdlib would otherwise
-# RFC 2047-encode a long List-Unsubscribe URL to fold it, which breaks it.
+# RFC 2047-encode a long List-Unsubscribe URL to fold it, which breaks it, and refold the
+# Subject and the From name with the faulty folder (see CRLF above).
 MIME_POLICY = policy.SMTP.clone(refold_source="none")
 
 LABELS: dict[str, dict[str, str]] = {
@@ -80,14 +88,9 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:[^>"']|"[^"]*"|'[^']*')*>""")
 _URL_ATTR = re.compile(r"""(<(?:a|img)\b[^>]*?\s(?:href|src)=")([^"]*)(")""")
 _VOID = {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
-_SAFE_URL = re.compile(r"https?://[!-;=?-~]{1,880}")  # printable ASCII but < and >
-_ADDR_CHARS = re.compile(r"[^\s<>()\[\]\\,;:@\"]+@[^\s<>()\[\]\\,;:@\"]+")
-_MESSAGE_ID = re.compile(r"<?([!-;=?-~]+@[!-;=?-~]+)>?")
-_UNSUBSCRIBE_HEADER = re.compile(rb"\r\nList-Unsubscribe: <([!-;=?-~]+)>\r\n")
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 
@@ -98,6 +101,29 @@ class EmailChannel(Channel):
     name = "email"
     max_text = 0  # no limit on the text; the HTML part is cut at HTML_MAX_BYTES instead
     max_html_bytes = HTML_MAX_BYTES
+    override_fields: ClassVar[dict[str, type]] = {"subject": str}
+    has_subscribers: ClassVar[bool] = True
+    personal_links: ClassVar[bool] = True
+
+    @classmethod
+    def make_sender(cls, settings: Settings, throttle: Throttle | None) -> Sender:
+        if not settings.smtp_url:  # a Maildir under the data dir, readable by any mail client
+            return OutboxSender(cls.name, settings, maildir=True)
+        from publisher.senders.smtp import SMTPSender
+
+        return SMTPSender(settings, throttle)
+
+    @classmethod
+    def counters(cls, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        # 102 KB: where Gmail clips a message; the HTML part is cut below it (HTML_MAX_BYTES).
+        html_kb = len(payload["html"].encode()) / 1024
+        return [
+            (f"subject ({len(payload['subject'])} characters)", payload["subject"]),
+            (
+                f"text part ({len(payload['text'])} characters), HTML {html_kb:.1f}/102 KB",
+                payload["text"],
+            ),
+        ]
 
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
@@ -137,7 +163,7 @@ def unsubscribe_placeholder(public_url: str) -> str:
 
 def one_line(text: str) -> str:
     """Text fit for one header: control characters and line breaks become single spaces."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return " ".join(CONTROL_CHARS.sub(" ", text).split())
 
 
 def _view(
@@ -273,7 +299,7 @@ def qp_encode(text: str, marker: str) -> str:
     """Quoted-printable (LF line ends) with every `marker` alone between soft line breaks."""
     # MIME text has no bare CR; lines end in CRLF once the generator writes the message.
     pieces = text.replace("\r\n", "\n").replace("\r", "\n").split(marker)
-    marker_lines = _qp_lines(marker)
+    marker_lines = qp_lines(marker)
     out: list[str] = []
     for index, piece in enumerate(pieces):
         encoded = binascii.b2a_qp(piece.encode(), istext=True).decode("ascii")
@@ -290,33 +316,19 @@ def _with_room_for_soft_break(encoded: str) -> str:
     line_start = encoded.rfind("\n") + 1
     if len(encoded) - line_start <= QP_LINE:
         return encoded
-    cut = _cut_before(encoded, line_start + QP_LINE)
+    cut = cut_before(encoded, line_start + QP_LINE)
     return encoded[:cut] + "=\n" + encoded[cut:]
 
 
-def _cut_before(encoded: str, cut: int) -> int:
-    """`cut`, moved back so as not to split an "=XX" escape."""
-    return cut - (1 if encoded[cut - 1] == "=" else 2 if encoded[cut - 2] == "=" else 0)
-
-
-def _qp_lines(value: str) -> str:
-    """A short text quoted-printable encoded and cut into soft-broken lines (no "=XX" split)."""
-    encoded = binascii.b2a_qp(value.encode(), istext=False).decode("ascii").replace("=\n", "")
-    lines: list[str] = []
-    start = 0
-    while len(encoded) - start > QP_LINE:
-        cut = _cut_before(encoded, start + QP_LINE)
-        lines.append(encoded[start:cut])
-        start = cut
-    lines.append(encoded[start:])
-    return "=\n".join(lines)
-
-
 def _mime(release: Release, subject: str, unsubscribe: str, text_qp: str, html_qp: str) -> str:
+    try:
+        sender = mailbox(get_settings().mail_from, "From")
+    except ValueError as exc:
+        raise RenderError("email", f"MAIL_FROM: {exc}") from exc
     msg = EmailMessage(policy=MIME_POLICY)
-    msg["From"] = get_settings().mail_from
+    msg.set_raw("From", sender)
     msg.set_raw("To", PLACEHOLDER_TO)
-    msg["Subject"] = subject
+    msg.set_raw("Subject", header_text(subject, "Subject"))
     msg.set_raw("Date", PLACEHOLDER_DATE)
     msg.set_raw("Message-ID", PLACEHOLDER_MESSAGE_ID)
     msg.set_raw("MIME-Version", "1.0")
@@ -338,111 +350,3 @@ def _mime(release: Release, subject: str, unsubscribe: str, text_qp: str, html_q
     for subtype, payload in (("plain", text_qp), ("html", html_qp)):
         structure = structure.replace(f"{_PAYLOAD}{subtype}", payload.replace("\n", "\r\n"), 1)
     return f"{head}\r\n\r\n{structure}"
-
-
-def personalize(
-    mime: bytes | str, *, to: str, unsubscribe_url: str, message_id: str, date: str
-) -> bytes:
-    """The rendered message for one recipient: real To, Date, Message-ID and unsubscribe URL.
-
-    Raises ValueError when a value would break the message (line breaks, a malformed address,
-    a non-http(s) URL) or when `mime` did not come from EmailChannel.render.
-    """
-    raw = mime.encode("ascii") if isinstance(mime, str) else mime
-    split = raw.find(b"\r\n\r\n")
-    if split < 0:
-        raise ValueError("not a rendered email: no end of headers")
-    head, body = b"\r\n" + raw[: split + 2], raw[split + 2 :]
-    if not _SAFE_URL.fullmatch(unsubscribe_url):
-        raise ValueError(
-            f"unsubscribe URL: not http(s), not ASCII or too long: {unsubscribe_url!r}"
-        )
-    found = _UNSUBSCRIBE_HEADER.search(head)
-    if found is None:
-        raise ValueError("not a rendered email: no List-Unsubscribe placeholder")
-    placeholder = found.group(1).decode("ascii")
-    head = _swap(head, "To", PLACEHOLDER_TO, _recipient(to))
-    head = _swap(head, "Date", PLACEHOLDER_DATE, _date(date))
-    head = _swap(head, "Message-ID", PLACEHOLDER_MESSAGE_ID, _message_id(message_id))
-    head = _swap(head, "List-Unsubscribe", f"<{placeholder}>", f"<{unsubscribe_url}>")
-    text_marker, html_marker = _placeholder_markers(placeholder)
-    body = body.replace(text_marker, _qp_marker(unsubscribe_url))
-    body = body.replace(html_marker, _qp_marker(html.escape(unsubscribe_url)))
-    return head[2:] + body
-
-
-@lru_cache(maxsize=16)
-def _placeholder_markers(placeholder: str) -> tuple[bytes, bytes]:
-    """How the placeholder URL stands in the encoded text and HTML parts (same for every send)."""
-    return _qp_marker(placeholder), _qp_marker(html.escape(placeholder))
-
-
-def _qp_marker(value: str) -> bytes:
-    return f"=\n{_qp_lines(value)}=\n".replace("\n", "\r\n").encode("ascii")
-
-
-def _swap(head: bytes, name: str, old: str, new: str) -> bytes:
-    line = f"\r\n{name}: {old}\r\n".encode()
-    if line not in head:
-        raise ValueError(f"not a rendered email: no {name} placeholder")
-    return head.replace(line, f"\r\n{name}: {new}\r\n".encode(), 1)
-
-
-def _recipient(to: str) -> str:
-    """The To field: the address, and the display name (RFC 2047 encoded when not ASCII)."""
-    if _CONTROL.search(to):
-        raise ValueError(f"recipient contains a control character: {to!r}")
-    if "," in to and len(getaddresses([to])) != 1:
-        raise ValueError(f"one recipient per message, not {to!r}")
-    if "<" in to or " " in to.strip():
-        name, addr = parseaddr(to)
-    else:
-        name, addr = "", to.strip()
-    if not _ADDR_CHARS.fullmatch(addr):
-        raise ValueError(f"not an email address: {to!r}")
-    if not addr.isascii():
-        local, domain = addr.rsplit("@", 1)
-        if not local.isascii():
-            raise ValueError(f"a non-ASCII mailbox needs SMTPUTF8, not supported: {addr!r}")
-        addr = f"{local}@{domain.encode('idna').decode('ascii')}"
-    name = " ".join(name.split())
-    if not name:
-        return addr
-    if name.isascii() and len(name) <= 60:
-        return formataddr((name, addr))
-    return f"{encoded_words(name)} <{addr}>"
-
-
-def encoded_words(text: str) -> str:
-    """RFC 2047 base64 words of at most 45 UTF-8 octets (72 characters), folded onto lines.
-
-    Words end after a space where they can: readers ignore the fold between two encoded words,
-    so a name is never glued together or split inside a word.
-    """
-    words: list[str] = []
-    chunk = ""
-    size = 0
-    for char in text:
-        octets = len(char.encode())
-        if size + octets > 45:
-            cut = chunk.rfind(" ") + 1 or len(chunk)
-            words.append(chunk[:cut])
-            chunk = chunk[cut:]
-            size = len(chunk.encode())
-        chunk += char
-        size += octets
-    words.append(chunk)
-    return "\r\n ".join(f"=?utf-8?b?{b64encode(w.encode()).decode()}?=" for w in words)
-
-
-def _date(date: str) -> str:
-    if _CONTROL.search(date) or not date.isascii() or parsedate_tz(date) is None:
-        raise ValueError(f"not an RFC 5322 date: {date!r}")
-    return date.strip()
-
-
-def _message_id(message_id: str) -> str:
-    found = _MESSAGE_ID.fullmatch(message_id.strip())
-    if found is None:
-        raise ValueError(f"not a Message-ID: {message_id!r}")
-    return f"<{found.group(1)}>"

@@ -11,18 +11,19 @@ file_id. The body's sanitised HTML is rewritten into Telegram's small tag set fi
 from __future__ import annotations
 
 import html
-import os
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any, ClassVar
 
 from markupsafe import Markup
 
-from publisher.channels.base import Channel
+from publisher.channels.base import Channel, Sender, Throttle
 from publisher.errors import RenderError
+from publisher.ratelimit import Scope, telegram_scopes
 from publisher.release import Image, Release
 from publisher.render import BodyParts, RenderContext, markdown_to_html
+from publisher.senders.outbox import OutboxSender
+from publisher.settings import Settings
 from publisher.splitters.telegram_html import split_telegram_html, unsupported_tags
 
 # Words around the release's own text, in its language (an Arabic line that starts with a
@@ -33,6 +34,13 @@ LABELS: dict[str, dict[str, str]] = {
     "fr": {"source": "Source", "read_more": "Lire sur le site"},
 }
 ELLIPSIS = "…"
+TAG = re.compile(r"<[^>]*>")
+
+
+def telegram_length(telegram_html: str) -> int:
+    """Length Telegram counts: UTF-16 code units of the visible text after entity parsing."""
+    visible = html.unescape(TAG.sub("", telegram_html))
+    return len(visible.encode("utf-16-le")) // 2
 
 
 def labels_for(language: str) -> dict[str, str]:
@@ -46,8 +54,57 @@ class TelegramChannel(Channel):
     name = "telegram"
     max_text: ClassVar[int] = 4096
     max_caption: ClassVar[int] = 1024
-    parse_mode: ClassVar[str] = "HTML"
-    rate_per_s: ClassVar[float | None] = 30
+    parse_mode: ClassVar[str | None] = "HTML"
+    rate_per_s: ClassVar[float | None] = 30  # TELEGRAM_RATE_LIMIT replaces it
+    parts_key: ClassVar[str | None] = "messages"
+    override_fields: ClassVar[dict[str, type]] = {"text": str}
+    has_subscribers: ClassVar[bool] = True
+
+    @classmethod
+    def make_sender(cls, settings: Settings, throttle: Throttle | None) -> Sender:
+        if not settings.telegram_bot_token:
+            return OutboxSender(cls.name, settings)
+        from publisher.senders.telegram import TelegramSender
+
+        return TelegramSender(settings, throttle)
+
+    @classmethod
+    def fixed_recipients(cls, settings: Settings) -> list[str]:
+        """The organisation's public channel, when TELEGRAM_CHANNEL names one."""
+        return [settings.telegram_channel] if settings.telegram_channel else []
+
+    @classmethod
+    def rate_limit_per_s(cls, settings: Settings) -> float | None:
+        return settings.telegram_rate_limit
+
+    @classmethod
+    def rate_limit_key(cls, settings: Settings) -> str:
+        # Telegram's limit is the bot's: the token's numeric part names it, never the secret.
+        return f"telegram:{(settings.telegram_bot_token or 'dry-run').split(':')[0]}"
+
+    @classmethod
+    def recipient_scopes(cls, address: str, consecutive: bool) -> tuple[Scope, ...]:
+        # A private chat's own limit (1 a second) only matters for a message that follows
+        # another to it; groups and channels (20 a minute) are always checked.
+        if consecutive or address.startswith(("-", "@")):
+            return telegram_scopes(address)
+        return ()
+
+    @classmethod
+    def counters(cls, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        messages = cls.parts(payload)
+        items = []
+        for i, message in enumerate(messages, 1):
+            if "photo" in message:
+                size = telegram_length(message.get("caption", ""))
+                label = f"photo {i}/{len(messages)}: caption {size}/{cls.max_caption}"
+                items.append((label, message["photo"]))
+            else:
+                size = telegram_length(message["text"])
+                items.append(
+                    (f"message {i}/{len(messages)}: {size}/{cls.max_text}", message["text"])
+                )
+        return items
 
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
@@ -90,10 +147,13 @@ class TelegramChannel(Channel):
 
 
 def photo_source(release: Release, image: Image) -> str:
-    """What sendPhoto gets: a URL as it is, a local file as its absolute path."""
+    """What sendPhoto gets: a URL as it is, a local file as the resolved path validation checked."""
     if image.is_url:
         return image.src
-    return os.path.abspath(Path(release.source_path).parent / image.src)
+    if image.file is None:  # built in code, not validated: its path could lead anywhere
+        message = f"image {image.src!r} was never validated; load the release from its file"
+        raise RenderError("telegram", message, release.source_path)
+    return image.file.path
 
 
 def fit_caption(caption: str, limit: int) -> str:

@@ -13,10 +13,12 @@ from typing import Any, ClassVar
 
 from twitter_text import parse_tweet
 
-from publisher.channels.base import Channel
+from publisher.channels.base import Channel, Sender, Throttle
 from publisher.errors import RenderError
 from publisher.release import Release
 from publisher.render import BodyParts, RenderContext, paragraphs
+from publisher.senders.outbox import OutboxSender
+from publisher.settings import Settings
 from publisher.splitters.x_thread import (
     LINK_JOINER,
     MAX_WEIGHT,
@@ -31,6 +33,38 @@ class XChannel(Channel):
     name = "x"
     max_text = MAX_WEIGHT  # weighted: URLs count 23, most CJK and emoji 2 (twitter-text)
     weighted: ClassVar[bool] = True
+    parts_key: ClassVar[str | None] = "posts"
+    override_fields: ClassVar[dict[str, type]] = {"thread": list}
+
+    @classmethod
+    def make_sender(cls, settings: Settings, throttle: Throttle | None) -> Sender:
+        keys = (
+            settings.x_consumer_key,
+            settings.x_consumer_secret,
+            settings.x_access_token,
+            settings.x_access_token_secret,
+        )
+        if not all(keys):
+            return OutboxSender(cls.name, settings)
+        from publisher.senders.x import XSender
+
+        return XSender(settings, throttle)
+
+    @classmethod
+    def fixed_recipients(cls, settings: Settings) -> list[str]:
+        """The organisation's own account, the one recipient of a thread."""
+        return ["account"]
+
+    @classmethod
+    def counters(cls, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        posts = cls.parts(payload)
+        return [
+            (
+                f"X post {i}/{len(posts)}: {parse_tweet(p['text']).weightedLength}/{cls.max_text}",
+                p["text"],
+            )
+            for i, p in enumerate(posts, 1)
+        ]
 
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:

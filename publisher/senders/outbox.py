@@ -16,12 +16,11 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, ClassVar
 
+from publisher import channels
 from publisher.channels.base import Recipient, SendContext, Sender
 from publisher.errors import ChannelFault, PermanentDeliveryError
 from publisher.senders.smtp import to_field
 from publisher.settings import Settings
-
-PARTS_KEY = {"telegram": "messages", "x": "posts"}
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:
@@ -39,8 +38,9 @@ class OutboxSender(Sender):
 
     dry_run: ClassVar[bool] = True
 
-    def __init__(self, channel: str, settings: Settings) -> None:
+    def __init__(self, channel: str, settings: Settings, maildir: bool = False) -> None:
         self.channel = channel  # type: ignore[misc]  # one class serves every channel
+        self.maildir = maildir  # an email: a personalised message in the Maildir as well
         self.folder = Path(settings.data_dir) / "outbox" / channel
         self.maildir_path = Path(settings.data_dir) / "maildir"
         self.domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
@@ -55,12 +55,11 @@ class OutboxSender(Sender):
     ) -> list[str]:
         """Record the send; return one fake id per part ("outbox:1", ... or "maildir:KEY")."""
         record: dict[str, Any] = {"recipient": recipient.address, "release": ctx.release_id}
-        if self.channel == "email":
+        if self.maildir:
             ids = [self._to_maildir(payload, recipient, ctx)]
             record["maildir"] = ids[0].removeprefix("maildir:")
         else:
-            parts_key = PARTS_KEY.get(self.channel)
-            parts = payload.get(parts_key, []) if parts_key else [payload]
+            parts = channels.get(self.channel).parts(payload)
             done = len(ctx.done_parts)
             record["parts"] = parts[done:]
             ids = list(ctx.done_parts) + [f"outbox:{i + 1}" for i in range(done, len(parts))]
@@ -73,7 +72,7 @@ class OutboxSender(Sender):
         return ids
 
     def _to_maildir(self, payload: dict[str, Any], recipient: Recipient, ctx: SendContext) -> str:
-        from publisher.channels.email import personalize
+        from publisher.channels.email_mime import personalize
 
         try:
             data = personalize(

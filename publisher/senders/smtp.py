@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from publisher.channels.base import Recipient, SendContext, Sender, Throttle
+from publisher.channels.email_mime import CONTROL_CHARS
 from publisher.errors import (
     ChannelFault,
     DeliveryError,
@@ -63,6 +64,8 @@ class SMTPTarget:
 
 def to_field(name: str, address: str) -> str:
     """The To value for personalize: a non-ASCII name stays readable, personalize encodes it."""
+    # A header is one line: a stray tab or line break in a stored name must not stop the mail.
+    name = " ".join(CONTROL_CHARS.sub(" ", name).split())
     if not name:
         return address
     if name.isascii():
@@ -323,7 +326,7 @@ class SMTPSender(Sender):
         self, payload: dict[str, Any], recipient: Recipient, ctx: SendContext
     ) -> list[str]:
         """Send the journalist's copy; return its Message-ID."""
-        from publisher.channels.email import personalize
+        from publisher.channels.email_mime import personalize
 
         if self.fault:
             raise ChannelFault(f"{self.fault}; fix it, then run publisher resume {ctx.release_id}")

@@ -16,13 +16,12 @@ from hypothesis import strategies as st
 
 from publisher.channels.email import (
     HTML_MAX_BYTES,
-    PLACEHOLDER_TO,
     UNSUBSCRIBE_TOKEN,
     EmailChannel,
-    personalize,
     qp_encode,
     top_level_blocks,
 )
+from publisher.channels.email_mime import PLACEHOLDER_TO, personalize
 from publisher.errors import RenderError
 from publisher.release import Release, release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from publisher.channels import CHANNELS
+from publisher import channels
 from publisher.channels.website import WebsiteChannel, script_json
 from publisher.release import Release, release_from_mapping
-from publisher.render import RenderContext, Templates, body_parts, render_all
+from publisher.render import RenderContext, Templates, body_parts
+from publisher.services import render_all
 
 PUBLIC_URL = "https://press.example.org"
 
@@ -266,7 +267,7 @@ def test_script_json_escapes_markup_characters() -> None:
 
 
 def test_registry_and_render_json_shape(tmp_path: Path, ctx: RenderContext) -> None:
-    assert CHANNELS["website"] is WebsiteChannel
+    assert channels.get("website") is WebsiteChannel
     rendered = render_all(english(tmp_path), ["website"], ctx)
 
     assert set(rendered["channels"]["website"]) >= {"path", "html"}

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from twitter_text import parse_tweet
 
-from publisher.channels import CHANNELS
+from publisher import channels
 from publisher.channels.x import XChannel
 from publisher.errors import RenderError
 from publisher.release import Release, release_from_mapping
-from publisher.render import RenderContext, Templates, body_parts, render_all
+from publisher.render import RenderContext, Templates, body_parts
+from publisher.services import render_all
 
 PUBLIC_URL = "https://press.example.org"
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -252,7 +253,7 @@ def test_templates_can_be_overridden(tmp_path: Path) -> None:
 
 
 def test_registered_and_rendered_with_the_others() -> None:
-    assert CHANNELS["x"] is XChannel and XChannel.name == "x" and XChannel.max_text == 280
+    assert channels.get("x") is XChannel and XChannel.name == "x" and XChannel.max_text == 280
     rel = release(body="It met in Berlin.")
     rendered = render_all(rel, ["x"], context())
     assert rendered["channels"]["x"]["posts"][0]["text"].endswith(page(rel))

@@ -15,6 +15,7 @@ import pytest
 
 from publisher.channels.base import Recipient, SendContext
 from publisher.channels.email import EmailChannel
+from publisher.errors import UnknownChannelError
 from publisher.release import release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts
 from publisher.senders import make_sender
@@ -140,5 +141,5 @@ def test_the_factory_picks_real_senders_only_with_credentials(tmp_path: Path) ->
 
 
 def test_the_factory_refuses_an_unknown_channel(tmp_path: Path) -> None:
-    with pytest.raises(KeyError, match="mastodon"):
+    with pytest.raises(UnknownChannelError, match="mastodon"):
         make_sender("mastodon", settings_for(tmp_path), None)

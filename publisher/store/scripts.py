@@ -1,10 +1,12 @@
-"""The Lua scripts behind `publisher.store`: every change of a delivery record's state.
+"""The Lua behind `publisher.store.ledger`: every change of a delivery record's state.
 
-Each runs atomically in Redis, for a batch of recipients at a time. The key names are
-`publisher.store`'s; each script says which keys (KEYS) and arguments (ARGV) it takes, in order.
-A record is the JSON array `[state, attempts, platform_ids, error, possible_duplicate,
+Each script runs atomically in Redis, for a batch of recipients at a time. The key names come
+from `publisher.store.keys`; each script says which keys (KEYS) and arguments (ARGV) it takes,
+in order. A record is the JSON array `[state, attempts, platform_ids, error, possible_duplicate,
 claim_token]` (Lua counts from 1: `rec[1]` is the state).
 """
+
+from __future__ import annotations
 
 # Make a batch of queued recipients: shared by creating records, reaping and re-queueing.
 # KEYS[1] counts, KEYS[2] batches, KEYS[3] batch queue.
@@ -88,16 +90,14 @@ end
 START = START_FN + "return start(2, ARGV[1])"
 
 # Record outcomes, then start the next recipients in the same round trip (their sends take
-# the places of the ones recorded). KEYS: records, leases, counts, failures, paused,
-# heartbeat. ARGV: now, token, outcome count n, (recipient, state, ids_json, error, due) per
+# the places of the ones recorded). KEYS: records, leases, counts, failures, paused.
+# ARGV: token, outcome count n, (recipient, state, ids_json, error, due or 'gone') per
 # outcome, then the recipients to start. Returns the recipients now sending.
 FINISH = (
     START_FN
     + """
-local now = tonumber(ARGV[1])
-redis.call('SET', KEYS[6], ARGV[1])
-local last = 3 + 5 * tonumber(ARGV[3])
-for i = 4, last, 5 do
+local last = 2 + 5 * tonumber(ARGV[2])
+for i = 3, last, 5 do
   local r = ARGV[i]; local st = ARGV[i + 1]
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
@@ -122,7 +122,7 @@ for i = 4, last, 5 do
     end
   end
 end
-return start(last + 1, ARGV[2])
+return start(last + 1, ARGV[1])
 """
 )
 

@@ -1,0 +1,72 @@
+"""The long-running processes (worker, scheduler), the demo, and stopping the embedded Redis.
+
+The worker and scheduler commands are the only commands that import `workers/`: they start it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from publisher import services
+from publisher.cli.common import backend
+from publisher.logs import setup_logging
+from publisher.settings import get_settings
+
+
+@click.command()
+@click.option("--concurrency", type=int, default=None, help="worker processes (default: CPUs)")
+@click.option("--no-beat", is_flag=True, help="do not run the scheduler inside this worker")
+@click.option("--loglevel", default="INFO")
+def worker(concurrency: int | None, no_beat: bool, loglevel: str) -> None:
+    """Run a Celery worker (with the scheduler, unless --no-beat)."""
+    backend()  # Redis must answer first: exit 3 with one line, not a Celery traceback
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(loglevel)
+    from workers.app import QUEUE, app
+
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        f"publisher-{os.getpid()}@%h",
+    ]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    # Beat runs as a thread of the worker's main process (workers.app.BeatThread), not `-B`.
+    app.conf.publisher_beat_thread = not no_beat
+    app.worker_main(argv)
+
+
+@click.command()
+@click.option("--loglevel", default="INFO")
+def beat(loglevel: str) -> None:
+    """Run the scheduler alone (releases embargoed releases, re-queues lost work)."""
+    backend()
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(loglevel)
+    from workers.app import app
+
+    app.start(["beat", f"--loglevel={loglevel}"])
+
+
+@click.command(hidden=True)
+def demo() -> None:
+    """Publish the example releases through the real pipeline (`make demo`)."""
+    from publisher.demo import run_demo
+
+    raise SystemExit(run_demo(backend()))
+
+
+@click.command()
+def down() -> None:
+    """Stop the embedded Redis of this data dir."""
+    click.echo(services.stop_embedded())
+
+
+COMMANDS = [worker, beat, demo, down]

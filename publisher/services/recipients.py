@@ -1,0 +1,174 @@
+"""Who receives releases: import, add, remove, list, subscribe, unsubscribe, suppress, count.
+
+Every change is an event in the channel's recipient stream (who did it, the cause). A
+suppressed address (unsubscribed, blocked the bot, bounced) is never added back by an import
+or by staff; only the person's own subscribe (`/start`, a confirmed sign-up) lifts it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from logging import INFO
+from pathlib import Path
+from typing import Any
+
+from publisher import channels as channel_registry
+from publisher.errors import ReleaseError, UnknownChannelError
+from publisher.logs import log_event
+from publisher.recipients import (
+    Entries,
+    journalist_entry,
+    normalise_address,
+    parse_journalists,
+    parse_subscribers,
+)
+from publisher.services.backend import Backend
+
+log = logging.getLogger(__name__)
+
+JOURNALISTS = "email"
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: how many were added, how many left out as suppressed, bad lines."""
+
+    added: int
+    left_out: int
+    problems: list[ReleaseError] = field(default_factory=list)
+
+
+def _subscriber_channel(name: str) -> str:
+    if not channel_registry.get(name).has_subscribers:
+        known = [n for n in channel_registry.names() if channel_registry.get(n).has_subscribers]
+        raise UnknownChannelError(
+            f"channel {name!r} has no subscribers; use {', '.join(known)}", name
+        )
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def chat_type(chat_id: str) -> str:
+    """Telegram's chat type from the id's shape, for chats imported by id."""
+    if chat_id.startswith("@"):
+        return "channel"
+    if chat_id.startswith("-100"):
+        return "supergroup"
+    return "group" if chat_id.startswith("-") else "private"
+
+
+def _add(backend: Backend, channel: str, entries: Entries, actor: str, how: str) -> tuple[int, int]:
+    added, left_out = backend.store.add_recipients(channel, entries)
+    backend.store.add_recipient_event(channel, how, actor, added=str(added), left_out=str(left_out))
+    log_event(
+        log, INFO, f"recipients {how}", channel=channel, added=added, left_out=left_out, actor=actor
+    )
+    return added, left_out
+
+
+def import_subscribers(backend: Backend, channel: str, path: Path, actor: str) -> ImportReport:
+    """Chats from a file (one id or @channel a line, optionally `,language,category;...`)."""
+    channel = _subscriber_channel(channel)
+    entries, problems = parse_subscribers(path)
+    since = _now()
+    for chat, entry in entries.items():
+        entry.update(
+            type=chat_type(chat),
+            language=entry.get("language") or "both",
+            state="subscribed",
+            since=since,
+            source="import",
+        )
+    added, left_out = _add(backend, channel, entries, actor, "imported")
+    return ImportReport(added, left_out, problems)
+
+
+def import_journalists(backend: Backend, path: Path, actor: str) -> ImportReport:
+    """Journalists from a CSV whose header names its columns; bad rows are reported by line."""
+    entries, problems = parse_journalists(path)
+    since = _now()
+    for entry in entries.values():
+        entry.update(state="subscribed", since=since, source="import")
+    added, left_out = _add(backend, JOURNALISTS, entries, actor, "imported")
+    return ImportReport(added, left_out, problems)
+
+
+def add_journalist(
+    backend: Backend,
+    address: str,
+    actor: str,
+    name: str = "",
+    language: str = "",
+    outlet: str = "",
+    beats: list[str] | None = None,
+    cadence: str = "",
+) -> bool:
+    """Add or update one journalist; False when the address is suppressed (left out)."""
+    try:
+        address = normalise_address(address)
+        entry = journalist_entry(address, name, language, outlet, beats, cadence)
+    except ValueError as exc:
+        field_name = "cadence" if "cadence" in str(exc) else "email"
+        raise ReleaseError(address, field_name, str(exc), "correct the value") from None
+    entry.update(state="subscribed", since=_now(), source="staff")
+    added, _ = _add(backend, JOURNALISTS, {address: entry}, actor, "added")
+    return added == 1
+
+
+def remove_journalist(backend: Backend, address: str, actor: str) -> bool:
+    """Delete a journalist (not a suppression: a later import may add them again)."""
+    key = address.strip().lower()
+    removed = backend.store.remove_recipient(JOURNALISTS, key)
+    if removed:
+        backend.store.add_recipient_event(JOURNALISTS, "removed", actor, address=key)
+        log_event(log, INFO, "recipient removed", channel=JOURNALISTS, actor=actor)
+    return removed
+
+
+def list_recipients(backend: Backend, channel: str) -> list[dict[str, Any]]:
+    """Every recipient of a channel with their choices, sorted by address."""
+    channel = _subscriber_channel(channel)
+    found = backend.store.recipients(channel)
+    return [{"address": address, **info} for address, info in sorted(found.items())]
+
+
+def subscribe(
+    backend: Backend, channel: str, address: str, choices: dict[str, Any], actor: str, source: str
+) -> None:
+    """The person's own subscribe (`/start`, a confirmed sign-up): lifts a suppression."""
+    channel = _subscriber_channel(channel)
+    entry = {"state": "subscribed", "since": _now(), "source": source, **choices}
+    backend.store.unsuppress(channel, address)
+    backend.store.add_recipients(channel, {address: entry})
+    backend.store.add_recipient_event(channel, "subscribed", actor, source=source)
+    log_event(log, INFO, "subscribed", channel=channel, source=source)
+
+
+def suppress(backend: Backend, channel: str, address: str, actor: str, cause: str) -> None:
+    """Stop every delivery to an address for good (unsubscribed, blocked, bounced, by staff)."""
+    channel = _subscriber_channel(channel)
+    backend.store.suppress(channel, address, cause)
+    backend.store.add_recipient_event(channel, "suppressed", actor, cause=cause)
+    log_event(log, INFO, "suppressed", channel=channel, cause=cause, actor=actor)
+
+
+def unsubscribe(backend: Backend, channel: str, address: str, actor: str) -> None:
+    """The person's own unsubscribe (`/stop`, an unsubscribe link): a suppression."""
+    suppress(backend, channel, address, actor, "unsubscribed")
+
+
+def stats(backend: Backend, channel: str) -> dict[str, dict[str, int]]:
+    """Recipients of a channel per language and per category (no categories: "all")."""
+    by_language: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    for _, info in backend.store.iter_recipients(_subscriber_channel(channel)):
+        by_language[info.get("language") or "both"] += 1
+        for category in info.get("categories") or info.get("beats") or ["all"]:
+            by_category[category] += 1
+    return {"language": dict(by_language), "category": dict(by_category)}

@@ -1,0 +1,124 @@
+"""Every Redis key publisher uses: the only module that knows their names.
+
+All keys start with ``pub:``. ``{r}`` is a release id, ``{c}`` a channel name, ``{g}`` a
+translation group (the id of the original release).
+
+Releases (`publisher.store.releases`)::
+
+    pub:releases        zset    release id -> when it was first saved (epoch s)
+    pub:r:{r}           hash    release (JSON), rendered (JSON payloads per channel), group,
+                                language, status, channels (JSON list), fanned_out,
+                                finished_at, and whatever else the services set
+    pub:r:{r}:ev        stream  the release's events: type, who, at, details
+    pub:group:{g}       hash    language -> release id of every version of a release
+    pub:schedule        zset    release id -> when it is due (epoch s)
+
+Recipients (`publisher.store.recipients`)::
+
+    pub:rcpt:{c}        hash    address -> JSON of the recipient's name, language, choices
+    pub:supp:{c}        hash    address -> why it is suppressed (no import adds it back)
+    pub:rcpt:{c}:ev     stream  changes to the channel's recipients: type, who, at, details
+
+Deliveries (`publisher.store.ledger`), per release and channel::
+
+    pub:d:{r}:{c}       hash    recipient -> record, the JSON array
+                                [state, attempts, platform_ids, error, possible_duplicate,
+                                 claim_token]; expires once the channel is retired
+    pub:b:{r}:{c}       hash    batch id -> JSON list of its recipients (until claimed)
+    pub:bq:{r}:{c}      zset    the same batch ids -> when they were (last) dispatched
+    pub:lease:{r}:{c}   zset    claimed, sending or retrying recipient -> when something
+                                must happen to it (lease expiry, retry time)
+    pub:n:{r}:{c}       hash    counts: pending, sent, failed, skipped, paused, uncertain,
+                                gone, total; and batch_seq, the last batch id
+    pub:f:{r}:{c}       hash    recipient -> its record, for failed ones (kept past the TTL)
+    pub:p:{r}:{c}       set     recipients paused by a channel-wide fault
+    pub:ch:{r}:{c}      hash    the channel's state: paused (reason), cancelled (who)
+    pub:media:{r}       hash    media key -> the platform's id of the uploaded file
+
+Shared by every worker::
+
+    pub:active          set     "{r} {c}": channels with pending work, watched by the tick
+    pub:lock:reaper     string  held by the one tick that runs (expires by itself)
+    pub:rate:{name}     list    a shared rate limiter's log (`publisher.ratelimit` writes it)
+"""
+
+from __future__ import annotations
+
+PREFIX = "pub"
+
+K_RELEASES = f"{PREFIX}:releases"
+K_SCHEDULE = f"{PREFIX}:schedule"
+K_ACTIVE = f"{PREFIX}:active"
+K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
+
+
+def k_release(release_id: str) -> str:
+    return f"{PREFIX}:r:{release_id}"
+
+
+def k_events(release_id: str) -> str:
+    return f"{PREFIX}:r:{release_id}:ev"
+
+
+def k_group(group_id: str) -> str:
+    return f"{PREFIX}:group:{group_id}"
+
+
+def k_recipients(channel: str) -> str:
+    return f"{PREFIX}:rcpt:{channel}"
+
+
+def k_recipient_events(channel: str) -> str:
+    return f"{PREFIX}:rcpt:{channel}:ev"
+
+
+def k_suppressed(channel: str) -> str:
+    return f"{PREFIX}:supp:{channel}"
+
+
+def k_records(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:d:{release_id}:{channel}"
+
+
+def k_batches(release_id: str, channel: str) -> str:
+    """Batches not yet claimed by a task: batch id -> JSON list of recipients."""
+    return f"{PREFIX}:b:{release_id}:{channel}"
+
+
+def k_batch_queue(release_id: str, channel: str) -> str:
+    """The same batch ids, scored by when they were (last) dispatched."""
+    return f"{PREFIX}:bq:{release_id}:{channel}"
+
+
+def k_leases(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:lease:{release_id}:{channel}"
+
+
+def k_counts(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:n:{release_id}:{channel}"
+
+
+def k_failures(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:f:{release_id}:{channel}"
+
+
+def k_paused(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:p:{release_id}:{channel}"
+
+
+def k_channel_state(release_id: str, channel: str) -> str:
+    return f"{PREFIX}:ch:{release_id}:{channel}"
+
+
+def k_media(release_id: str) -> str:
+    return f"{PREFIX}:media:{release_id}"
+
+
+def k_rate(name: str) -> str:
+    """A shared rate limiter's log, by the limiter's name."""
+    return f"{PREFIX}:rate:{name}"
+
+
+def active_member(release_id: str, channel: str) -> str:
+    """How a channel with pending work is written in ``pub:active``."""
+    return f"{release_id} {channel}"

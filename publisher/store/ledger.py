@@ -1,0 +1,339 @@
+"""The delivery ledger: a record per (release, channel, recipient), in batches, under leases.
+
+A record (`publisher.store.records`) moves through
+
+    queued -> claimed (a batch task owns it, under a lease)
+           -> sending (the request may have left) -> sent | failed | skipped
+    claimed/sending -> retry (transient error; due again later) -> claimed ...
+    any pending state -> paused (channel-wide fault) -> queued again on `resume`
+
+Queued recipients belong to a batch (a few hundred recipients, one `deliver` task): the batch
+is kept, with when it was dispatched, until a task claims it; so a queued record costs its
+recipient id once in a list, not an entry of its own in an index. Claimed, sending and retrying
+recipients sit in the leases sorted set, scored by when something must happen to them (a lease
+expiry, a retry time). The reaper puts what is overdue back in new batches, and dispatches
+long-waiting batches again only when the broker's queue is empty (their task was lost with a
+killed worker). A lease that expires while `sending` means the send may have happened: the
+record is flagged as a possible duplicate before it is sent again. Every transition runs in Lua
+(`publisher.store.scripts`), a batch at a time.
+
+`Deliveries` is the synchronous side (fan-out, the tick, status); `Ledger` is a running batch's
+side, on redis.asyncio, and is the worker's hot path: nothing is added to its calls.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+import redis
+import redis.asyncio
+
+from publisher.store import scripts as lua
+from publisher.store.base import decode, event_fields
+from publisher.store.keys import (
+    K_ACTIVE,
+    active_member,
+    k_batch_queue,
+    k_batches,
+    k_channel_state,
+    k_counts,
+    k_events,
+    k_failures,
+    k_leases,
+    k_media,
+    k_paused,
+    k_recipients,
+    k_records,
+    k_release,
+    k_suppressed,
+)
+from publisher.store.records import COUNT_FIELDS, QUEUED, DeliveryRecord, Outcome
+from publisher.store.releases import Releases
+
+QUEUE_GRACE_S = 20.0  # a batch dispatched longer ago than this, with the broker idle, was lost
+
+
+class Deliveries(Releases):
+    """Creating records in batches, reaping and re-queueing them, counting and listing them."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__(client)
+        self._create = client.register_script(lua.CREATE)
+        self._reap = client.register_script(lua.REAP)
+        self._requeue = client.register_script(lua.REQUEUE)
+
+    def create_batch(
+        self, release_id: str, channel: str, recipients: list[str]
+    ) -> tuple[str | None, int]:
+        """Queue a record per new recipient, as one batch: (its id, or None if none was new;
+        how many were new). Existing records are left alone."""
+        keys = [*_batch_keys(release_id, channel), k_records(release_id, channel)]
+        batch_id, fresh = self._create(keys=keys, args=[time.time(), QUEUED, *recipients])
+        return (decode(batch_id) or None), int(fresh)
+
+    def create_records(
+        self, release_id: str, channel: str, recipients: list[str], batch_size: int
+    ) -> int:
+        """Queue one record per recipient, in batches; returns how many were new."""
+        added = 0
+        for chunk in _chunks(recipients, batch_size):
+            added += self.create_batch(release_id, channel, chunk)[1]
+        self.mark_channel_queued(release_id, channel)
+        return added
+
+    def mark_channel_queued(self, release_id: str, channel: str) -> None:
+        """Every record of the channel is queued: counts exist (even at zero), the tick
+        watches it."""
+        self.redis.hsetnx(k_counts(release_id, channel), "pending", 0)
+        self.redis.sadd(K_ACTIVE, active_member(release_id, channel))
+
+    def queued_batches(self, release_id: str, channel: str) -> list[str]:
+        """Batches no task has claimed yet, oldest first."""
+        return [decode(b) for b in self.redis.zrange(k_batch_queue(release_id, channel), 0, -1)]
+
+    def batch_recipients(self, release_id: str, channel: str, batch_id: str) -> list[str]:
+        raw = self.redis.hget(k_batches(release_id, channel), batch_id)
+        return cast(list[str], json.loads(raw)) if raw else []
+
+    def acquire_lock(self, key: str, ttl_s: float) -> bool:
+        """Take a lock that expires by itself after ``ttl_s``; False if someone holds it."""
+        return bool(self.redis.set(key, uuid.uuid4().hex, nx=True, px=int(ttl_s * 1000)))
+
+    def reap(
+        self,
+        release_id: str,
+        channel: str,
+        include_queued: bool,
+        batch_size: int = 500,
+        limit: int = 5000,
+    ) -> list[str]:
+        """Overdue work back in batches; returns the batch ids to dispatch."""
+        keys = [
+            *_batch_keys(release_id, channel),
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+        ]
+        args = [time.time(), QUEUE_GRACE_S, int(include_queued), limit, batch_size]
+        return [decode(v) for v in self._reap(keys=keys, args=args)]
+
+    def requeue(
+        self, release_id: str, channel: str, from_state: str, batch_size: int = 500
+    ) -> tuple[list[str], list[str]]:
+        """Paused (resume) or failed (--retry-failed) records back to queued.
+
+        Returns (the batch ids to dispatch, the recipients re-queued).
+        """
+        if from_state == "paused":
+            candidates = [decode(r) for r in self.redis.smembers(k_paused(release_id, channel))]
+        else:
+            candidates = [decode(r) for r in self.redis.hkeys(k_failures(release_id, channel))]
+        keys = [
+            *_batch_keys(release_id, channel),
+            k_records(release_id, channel),
+            k_paused(release_id, channel),
+            k_failures(release_id, channel),
+        ]
+        batches: list[str] = []
+        requeued: list[str] = []
+        for chunk in _chunks(candidates, batch_size):
+            args: list[Any] = [time.time(), from_state, *chunk]
+            out = [decode(v) for v in self._requeue(keys=keys, args=args)]
+            if out[0]:
+                batches.append(out[0])
+            requeued += out[1:]
+        if requeued:
+            self.redis.sadd(K_ACTIVE, active_member(release_id, channel))
+        return batches, requeued
+
+    def counts(self, release_id: str, channel: str) -> dict[str, int]:
+        raw = self.redis.hgetall(k_counts(release_id, channel))
+        values = {decode(k): int(v) for k, v in raw.items()}
+        return {name: values.get(name, 0) for name in (*COUNT_FIELDS, "gone", "total")}
+
+    def records(self, release_id: str, channel: str) -> Iterator[DeliveryRecord]:
+        """Every recipient's record, read a page at a time (failed ones outlive the TTL)."""
+        seen: set[str] = set()
+        for key in (k_records(release_id, channel), k_failures(release_id, channel)):
+            for r, raw in self.redis.hscan_iter(key, count=1000):
+                recipient = decode(r)
+                if recipient in seen:
+                    continue
+                seen.add(recipient)
+                yield DeliveryRecord.from_stored(channel, recipient, raw)
+
+    def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
+        raw = self.redis.hgetall(k_channel_state(release_id, channel))
+        return {decode(k): decode(v) for k, v in raw.items()}
+
+    def set_channel_state(self, release_id: str, channel: str, **fields: str) -> None:
+        self.redis.hset(k_channel_state(release_id, channel), mapping=dict(fields))
+
+    def clear_channel_state(self, release_id: str, channel: str, *names: str) -> None:
+        self.redis.hdel(k_channel_state(release_id, channel), *names)
+
+    def active(self) -> list[tuple[str, str]]:
+        """The (release, channel) pairs with pending work."""
+        pairs = [decode(v).split(" ", 1) for v in self.redis.smembers(K_ACTIVE)]
+        return [(p[0], p[1]) for p in pairs]
+
+    def retire(self, release_id: str, channel: str, ttl_s: float) -> None:
+        """A channel with nothing pending: expire its per-recipient records after the TTL."""
+        pipe = self.redis.pipeline()
+        pipe.srem(K_ACTIVE, active_member(release_id, channel))
+        pipe.expire(k_records(release_id, channel), max(1, int(ttl_s)))
+        pipe.delete(
+            k_leases(release_id, channel),
+            k_batches(release_id, channel),
+            k_batch_queue(release_id, channel),
+        )
+        pipe.execute()
+
+    def maybe_mark_published(self, release_id: str) -> bool:
+        """Once every channel has nothing pending, the release is published (said once)."""
+        for channel in self.release_channels(release_id):
+            counts = self.counts(release_id, channel)
+            if counts["pending"] or counts["paused"]:
+                return False
+        if self.redis.hsetnx(k_release(release_id), "finished_at", str(time.time())):
+            self.set_release_fields(release_id, status="published")
+            self.add_event(release_id, "finished", "system")
+        return True
+
+
+class RedisMediaCache:
+    """Per-release cache of uploaded media ids (a platform's id for a file sent once), shared
+    by all workers."""
+
+    def __init__(self, client: Any, release_id: str) -> None:
+        self.redis = client
+        self.key = k_media(release_id)
+
+    async def get(self, key: str) -> str | None:
+        value = await self.redis.hget(self.key, key)
+        return decode(value) if value is not None else None
+
+    async def set(self, key: str, value: str) -> None:
+        await self.redis.hset(self.key, key, value)
+
+
+class Ledger:
+    """A running batch's side of the delivery records, on redis.asyncio.
+
+    Everything a batch reads and writes while its sends are in flight (claims, starts, outcomes,
+    leases, a pause) goes through here, so the event loop keeps sending while Redis answers.
+    Redis' errors come through as they are: the engine catches them and leases bring the work
+    back.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.redis: Any = client
+        self._claim = client.register_script(lua.CLAIM)
+        self._start = client.register_script(lua.START)
+        self._finish = client.register_script(lua.FINISH)
+        self._parts = client.register_script(lua.PARTS)
+
+    async def claim(
+        self, release_id: str, channel: str, batch_id: str, token: str, lease_s: float
+    ) -> dict[str, tuple[int, list[str]]]:
+        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
+        now = time.time()
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_batches(release_id, channel),
+            k_batch_queue(release_id, channel),
+        ]
+        out = await self._claim(keys=keys, args=[now, now + lease_s, token, batch_id])
+        pairs = [decode(v) for v in out]
+        claimed: dict[str, tuple[int, list[str]]] = {}
+        for i in range(0, len(pairs), 2):
+            attempts, ids = json.loads(pairs[i + 1])
+            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids])
+        return claimed
+
+    async def start(
+        self, release_id: str, channel: str, recipients: list[str], token: str
+    ) -> list[str]:
+        """Mark claimed records as sending (their requests are about to start)."""
+        out = await self._start(keys=[k_records(release_id, channel)], args=[token, *recipients])
+        return [decode(v) for v in out]
+
+    async def renew(
+        self, release_id: str, channel: str, recipients: list[str], lease_s: float
+    ) -> None:
+        if recipients:
+            until = time.time() + lease_s
+            await self.redis.zadd(
+                k_leases(release_id, channel), dict.fromkeys(recipients, until), xx=True
+            )
+
+    async def record_parts(
+        self, release_id: str, channel: str, recipient: str, ids: list[str]
+    ) -> None:
+        await self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
+
+    async def finish(
+        self,
+        release_id: str,
+        channel: str,
+        outcomes: list[Outcome],
+        token: str = "",
+        then_start: list[str] | None = None,
+    ) -> list[str]:
+        """Record outcomes (one round trip for the lot) and update the counts; then mark
+        `then_start` as sending, as `start` does. Returns the recipients started."""
+        if not outcomes and not then_start:
+            return []
+        args: list[Any] = [token, len(outcomes)]
+        for o in outcomes:
+            marker = "gone" if o.gone else str(o.due)
+            args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
+        args += then_start or []
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_counts(release_id, channel),
+            k_failures(release_id, channel),
+            k_paused(release_id, channel),
+        ]
+        return [decode(v) for v in await self._finish(keys=keys, args=args)]
+
+    async def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(k_channel_state(release_id, channel))
+        return {decode(k): decode(v) for k, v in raw.items()}
+
+    async def pause(self, release_id: str, channel: str, reason: str) -> None:
+        """A channel-wide fault: every batch of this channel stops, `resume` continues it."""
+        pipe = self.redis.pipeline()
+        pipe.hset(k_channel_state(release_id, channel), "paused", reason)
+        details = {"channel": channel, "reason": reason}
+        pipe.xadd(k_events(release_id), event_fields("paused", "system", details))
+        await pipe.execute()
+
+    async def suppress(self, channel: str, address: str, reason: str) -> None:
+        """See `Store.suppress`."""
+        pipe = self.redis.pipeline()
+        pipe.hset(k_suppressed(channel), address, reason)
+        pipe.hdel(k_recipients(channel), address)
+        await pipe.execute()
+
+    def media(self, release_id: str) -> RedisMediaCache:
+        return RedisMediaCache(self.redis, release_id)
+
+
+def _batch_keys(release_id: str, channel: str) -> list[str]:
+    """The keys every script that makes batches takes first: counts, batches, batch queue."""
+    return [
+        k_counts(release_id, channel),
+        k_batches(release_id, channel),
+        k_batch_queue(release_id, channel),
+    ]
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,97 @@
+"""Releases in Redis: the release and its rendered payloads, its versions, events and schedule.
+
+What was previewed is what is sent: the rendered payloads are stored beside the release, and
+workers send those. Every version of a release (the original and its translations) shares a
+group, the original's id, so a delivery can pick each reader's language.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+from publisher.store.base import StoreBase, decode, event_fields
+from publisher.store.keys import K_RELEASES, K_SCHEDULE, k_events, k_group, k_release
+
+
+class Releases(StoreBase):
+    """The release hash, its versions, its event stream and the schedule."""
+
+    def save_release(
+        self, release_id: str, release_json: dict[str, Any], rendered: dict[str, Any]
+    ) -> None:
+        """Store a release and its rendered payloads (what is previewed is what is sent)."""
+        group = release_json.get("translation_of") or release_id
+        language = release_json.get("language", "en")
+        pipe = self.redis.pipeline()
+        pipe.hset(
+            k_release(release_id),
+            mapping={
+                "release": json.dumps(release_json, ensure_ascii=False),
+                "rendered": json.dumps(rendered, ensure_ascii=False),
+                "group": group,
+                "language": language,
+            },
+        )
+        pipe.hsetnx(k_release(release_id), "status", "draft")
+        pipe.zadd(K_RELEASES, {release_id: time.time()}, nx=True)
+        pipe.hset(k_group(group), language, release_id)
+        pipe.execute()
+
+    def release_field(self, release_id: str, name: str) -> str | None:
+        value = self.redis.hget(k_release(release_id), name)
+        return decode(value) if value is not None else None
+
+    def release_exists(self, release_id: str) -> bool:
+        return bool(self.redis.exists(k_release(release_id)))
+
+    def load_release_json(self, release_id: str) -> dict[str, Any]:
+        raw = self.release_field(release_id, "release")
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def load_rendered(self, release_id: str) -> dict[str, Any]:
+        raw = self.release_field(release_id, "rendered")
+        return cast(dict[str, Any], json.loads(raw)) if raw else {}
+
+    def release_channels(self, release_id: str) -> list[str]:
+        return cast(list[str], json.loads(self.release_field(release_id, "channels") or "[]"))
+
+    def set_release_fields(self, release_id: str, **fields: str | float) -> None:
+        self.redis.hset(k_release(release_id), mapping=dict(fields))
+
+    def mark_fanned_out(self, release_id: str) -> bool:
+        """True for the one caller that fans a release out; False if it already was."""
+        return bool(self.redis.hsetnx(k_release(release_id), "fanned_out", str(time.time())))
+
+    def translations(self, group_id: str) -> dict[str, str]:
+        """Language -> release id of every version of a release."""
+        raw = self.redis.hgetall(k_group(group_id))
+        return {decode(k): decode(v) for k, v in raw.items()}
+
+    # --- events ---------------------------------------------------------------------------
+
+    def add_event(self, release_id: str, kind: str, who: str, **details: str) -> None:
+        """Append to the release's event stream (who did what, when)."""
+        self.redis.xadd(k_events(release_id), event_fields(kind, who, details))
+
+    def events(self, release_id: str) -> list[dict[str, str]]:
+        entries = self.redis.xrange(k_events(release_id))
+        return [{decode(k): decode(v) for k, v in fields.items()} for _, fields in entries]
+
+    # --- schedule -------------------------------------------------------------------------
+
+    def schedule(self, release_id: str, at_epoch: float) -> None:
+        self.redis.zadd(K_SCHEDULE, {release_id: at_epoch})
+
+    def unschedule(self, release_id: str) -> bool:
+        return bool(self.redis.zrem(K_SCHEDULE, release_id))
+
+    def take_due(self, now: float) -> list[str]:
+        """Scheduled releases that are due, each handed to exactly one caller."""
+        due = [decode(r) for r in self.redis.zrangebyscore(K_SCHEDULE, "-inf", now)]
+        return [r for r in due if self.redis.zrem(K_SCHEDULE, r)]
+
+    def scheduled_at(self, release_id: str) -> float | None:
+        score = self.redis.zscore(K_SCHEDULE, release_id)
+        return float(score) if score is not None else None
