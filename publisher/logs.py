@@ -81,5 +81,14 @@ def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Request logs of the HTTP clients name URLs, and Telegram's carry the bot token in them.
-    for noisy in ("httpx", "httpcore", "urllib3", "telegram", "tweepy"):
+    # Celery's per-task lines (every tick, every batch) say less than our batch lines do.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "urllib3",
+        "telegram",
+        "tweepy",
+        "celery.app.trace",
+        "celery.worker.strategy",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -90,7 +90,6 @@ def check_image(
     roots = [_real(media)]
     if base_dir is not None:
         roots.insert(0, _real(base_dir))
-    where = "next to the release" if base_dir is not None else "in the media folder"
     outside = refuse(
         f"{src!r} is outside the release's folder and the media folder",
         "put the image file itself (not a link to one) beside the release, or use an https URL",
@@ -103,8 +102,10 @@ def check_image(
             raise outside
         resolved = candidate.resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError):
+        if base_dir is None:
+            raise refuse(f"no file {src!r} in the media folder", "upload it first") from None
         fix = "put the image beside the release file or use an https URL"
-        raise refuse(f"no file {src!r} {where}", fix) from None
+        raise refuse(f"no file {src!r} next to the release", fix) from None
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name
         raise refuse(f"{src!r} cannot be resolved to a file", "fix the name or the link") from None
     if not _inside(resolved, roots):  # the file appeared, or a link changed, since the first look

@@ -1,11 +1,11 @@
 """The website channel: one full HTML5 page per release, the same in a preview and on the site.
 
-The site builder (publisher.site) renders every release page with `page_with_context` here and
-takes the words, directions and category paths of its own pages from this module. The page
-carries everything a reader and a link preview need: the sanitised body, the date in
+The page carries everything a reader and a link preview need: the sanitised body, the date in
 the release's language, images with absolute URLs, OpenGraph and Twitter card meta, and a
 JSON-LD NewsArticle. Every value is autoescaped by the template except the body, which
-`markdown_to_html` has already sanitised.
+`markdown_to_html` has already sanitised. The site builder (publisher.site) renders every
+release page with `page_with_context` here, and takes the words, directions and category
+paths of its own pages from this module.
 """
 
 from __future__ import annotations
@@ -229,8 +229,7 @@ def page_with_context(
     ctx: RenderContext,
     translations: Sequence[Translation] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The full HTML page of a release, and the context it was rendered from (the site's lists
-    reuse its formatted date and description)."""
+    """A release's full HTML page and its context (the site's lists reuse date and lede)."""
     context = page_context(release, body, ctx, translations)
     return ctx.templates.render_html("website/release.html", **context), context
 

@@ -146,7 +146,7 @@ def subscribe(
     entry = {"state": "subscribed", "since": _now(), "source": source, **choices}
     backend.store.unsuppress(channel, address)
     backend.store.add_recipients(channel, {address: entry})
-    backend.store.add_recipient_event(channel, "subscribed", actor, source=source)
+    backend.store.add_recipient_event(channel, "subscribed", actor, address=address, source=source)
     log_event(log, INFO, "subscribed", channel=channel, source=source)
 
 
@@ -154,7 +154,7 @@ def suppress(backend: Backend, channel: str, address: str, actor: str, cause: st
     """Stop every delivery to an address for good (unsubscribed, blocked, bounced, by staff)."""
     channel = _subscriber_channel(channel)
     backend.store.suppress(channel, address, cause)
-    backend.store.add_recipient_event(channel, "suppressed", actor, cause=cause)
+    backend.store.add_recipient_event(channel, "suppressed", actor, address=address, cause=cause)
     log_event(log, INFO, "suppressed", channel=channel, cause=cause, actor=actor)
 
 

@@ -75,3 +75,8 @@ class Recipients(StoreBase):
     def add_recipient_event(self, channel: str, kind: str, who: str, **details: str) -> None:
         """Append to the channel's recipient event stream (who changed whom, and why)."""
         self.redis.xadd(k_recipient_events(channel), event_fields(kind, who, details))
+
+    def recipient_events(self, channel: str) -> list[dict[str, str]]:
+        """The channel's recipient event stream, oldest first."""
+        entries = self.redis.xrange(k_recipient_events(channel))
+        return [{decode(k): decode(v) for k, v in fields.items()} for _, fields in entries]

@@ -75,6 +75,7 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "translations": lambda s: s.translations(R),
     "unschedule": lambda s: s.unschedule(R),
     "unsuppress": lambda s: s.unsuppress(C, "a"),
+    "recipient_events": lambda s: s.recipient_events(C),
 }
 
 
