@@ -8,9 +8,10 @@ Callers that wait at the same time in one process share a round trip (up to ``li
 slots, at most 50, per call), then each sleeps until its own slot (rounded up to the next
 millisecond, so that the starts of one chunk wake together).
 
-Narrower limits ride along as scopes (Telegram: 1 message a second per chat, 20 a minute per
-group): the same script checks them while granting, so a broadcast of one message per chat
-costs no extra round trip. A waiter whose scope is busy gets no slot, only the time to ask again.
+Narrower limits ride along as scopes (a channel declares them, e.g. Telegram's 1 message a
+second per chat and 20 a minute per group): the same script checks them while granting, so a
+broadcast of one message per chat costs no extra round trip. A waiter whose scope is busy gets
+no slot, only the time to ask again.
 
 A slot is only good at its time: a caller that wakes more than ``late_s`` after it (a stalled
 event loop) drops it and asks again, because a late start would crowd the next window.
@@ -21,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
-import threading
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,8 +39,6 @@ DEFAULT_LATE_S = 0.01
 MAX_CHUNK = 50
 # Log entries further ahead than this can only come from the server's clock stepping back.
 MIN_HORIZON_S = 600.0
-TELEGRAM_CHAT_LIMIT = (1, 1.0)
-TELEGRAM_GROUP_LIMIT = (20, 60.0)
 
 # KEYS[1] is the shared log; KEYS[2..] the scopes' logs. ARGV: limit, window_us, interval_us,
 # lead_us, horizon_us, then per waiter: its scope count and (key index, limit, window_us) each.
@@ -107,15 +104,6 @@ class Scope:
     key: str
     limit: int
     window_s: float
-
-
-def telegram_scopes(chat_id: int | str) -> tuple[Scope, ...]:
-    """Telegram's per-chat limits: 1 a second per chat, and 20 a minute for groups and channels."""
-    chat = str(chat_id)
-    scopes = [Scope(f"chat:{chat}", *TELEGRAM_CHAT_LIMIT)]
-    if chat.startswith(("-", "@")):
-        scopes.append(Scope(f"group:{chat}", *TELEGRAM_GROUP_LIMIT))
-    return tuple(scopes)
 
 
 def window_for_rate(rate_per_s: float) -> tuple[int, float]:
@@ -331,94 +319,3 @@ class SlidingWindowLimiter:
 async def _sleep_until(loop: asyncio.AbstractEventLoop, at: float) -> None:
     while (delay := at - loop.time()) > 0:
         await asyncio.sleep(delay)
-
-
-class _ThreadWaiter:
-    __slots__ = ("scopes", "result", "error")
-
-    def __init__(self, scopes: Sequence[Scope]):
-        self.scopes = scopes
-        self.result: tuple[bool, float] | None = None
-        self.error: Exception | None = None
-
-
-class SyncSlidingWindowLimiter:
-    """The same limiter for code in threads (smtplib, tweepy): ``limiter.acquire()`` blocks."""
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        key: str,
-        limit: int,
-        window_s: float = 1.0,
-        *,
-        margin_s: float = DEFAULT_MARGIN_S,
-        late_s: float = DEFAULT_LATE_S,
-    ) -> None:
-        self._core = _Core(key, limit, window_s, margin_s)
-        self._script = client.register_script(_SCRIPT)
-        self._late_s = late_s
-        self._pending: deque[_ThreadWaiter] = deque()
-        self._lock = threading.Lock()
-        self._grown = threading.Event()
-        self.round_trips = 0
-        self.late_slots = 0
-
-    def acquire(self, *scopes: Scope) -> None:
-        """Return when this caller may start one request (within every given scope too)."""
-        while True:
-            waiter = _ThreadWaiter(scopes)
-            self._pending.append(waiter)
-            if len(self._pending) >= self._core.chunk:
-                self._grown.set()
-            while waiter.result is None and waiter.error is None:
-                with self._lock:
-                    if waiter.result is None and waiter.error is None:
-                        self._linger()
-                        self._fetch()
-            if waiter.error is not None:
-                raise waiter.error
-            assert waiter.result is not None
-            granted, at = waiter.result
-            if not granted:
-                _sleep_until_sync(at - self._core.lead_s)
-                continue
-            _sleep_until_sync(at)
-            if time.monotonic() - at <= self._late_s:
-                return
-            self.late_slots += 1
-
-    def _linger(self) -> None:
-        deadline = self._core.linger_until()
-        while True:
-            self._grown.clear()
-            if len(self._pending) >= self._core.chunk:
-                return
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not self._grown.wait(wait):
-                return
-
-    def _fetch(self) -> None:
-        batch = [self._pending.popleft() for _ in range(min(self._core.chunk, len(self._pending)))]
-        if not batch:
-            return
-        keys, args = self._core.request([w.scopes for w in batch])
-        t0 = time.monotonic()
-        self.round_trips += 1
-        try:
-            reply = self._script(keys=keys, args=args)
-        except Exception as exc:
-            for waiter in batch:
-                waiter.error = exc
-            return
-        except BaseException:
-            self._pending.extendleft(reversed(batch))
-            raise
-        results = self._core.results(reply, t0, time.monotonic())
-        for waiter, result in zip(batch, results, strict=True):
-            waiter.result = result
-
-
-def _sleep_until_sync(at: float) -> None:
-    while (delay := at - time.monotonic()) > 0:
-        time.sleep(delay)

@@ -18,8 +18,9 @@ import redis
 
 from publisher import channels
 from publisher.channels.base import Channel, Recipient, Sender, Throttle
-from publisher.delivery import BatchRun, fan_out
+from publisher.delivery import BatchRun
 from publisher.errors import TransientDeliveryError, UnknownChannelError
+from publisher.fanout import fan_out
 from publisher.links import unsubscribe_url
 from publisher.logs import log_event
 from publisher.ratelimit import SlidingWindowLimiter

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,11 +19,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from publisher.channels.telegram import telegram_scopes
 from publisher.ratelimit import (
     Scope,
     SlidingWindowLimiter,
-    SyncSlidingWindowLimiter,
-    telegram_scopes,
     window_for_rate,
 )
 from tests.redis_fixtures import redis_server  # noqa: F401
@@ -188,29 +186,6 @@ def test_a_scope_allows_its_limit_per_window(redis_server: str) -> None:  # noqa
     starts = sorted(run(redis_server, body))
     assert most_in_any_window(starts, 0.5) <= 3
     assert starts[-1] - starts[0] < 0.8
-
-
-def test_threads_share_the_sync_limiter(redis_server: str) -> None:  # noqa: F811
-    client = redis.Redis.from_url(redis_server)
-    limiter = SyncSlidingWindowLimiter(client, key(), 20, 0.5)
-    starts: list[float] = []
-
-    def sender() -> None:
-        for _ in range(10):
-            limiter.acquire()
-            starts.append(time.monotonic())
-
-    threads = [threading.Thread(target=sender) for _ in range(4)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    client.close()
-    assert len(starts) == 40
-    assert most_in_any_window(starts, 0.5) <= 20
-    assert elapsed < 1.2
 
 
 def test_a_cancelled_waiter_holds_up_no_one(redis_server: str) -> None:  # noqa: F811

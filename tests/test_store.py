@@ -107,7 +107,7 @@ def test_resume_puts_paused_records_in_one_batch_and_retire_drops_the_batches(
 def test_a_fan_out_that_died_midway_is_finished_by_its_redelivery(
     redis_client: redis.Redis,
 ) -> None:
-    from publisher.delivery import fan_out
+    from publisher.fanout import fan_out
     from publisher.settings import Settings
 
     store = Store(redis_client)

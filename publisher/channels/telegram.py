@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from publisher.channels.base import Channel, Sender, Throttle
 from publisher.errors import RenderError
-from publisher.ratelimit import Scope, telegram_scopes
+from publisher.ratelimit import Scope
 from publisher.release import Image, Release
 from publisher.render import BodyParts, RenderContext, markdown_to_html
 from publisher.senders.outbox import OutboxSender
@@ -35,6 +35,17 @@ LABELS: dict[str, dict[str, str]] = {
 }
 ELLIPSIS = "…"
 TAG = re.compile(r"<[^>]*>")
+CHAT_LIMIT = (1, 1.0)  # messages, seconds: one chat
+GROUP_LIMIT = (20, 60.0)  # a group or a channel
+
+
+def telegram_scopes(chat_id: int | str) -> tuple[Scope, ...]:
+    """Telegram's per-chat limits: 1 a second per chat, and 20 a minute for groups and channels."""
+    chat = str(chat_id)
+    scopes = [Scope(f"chat:{chat}", *CHAT_LIMIT)]
+    if chat.startswith(("-", "@")):
+        scopes.append(Scope(f"group:{chat}", *GROUP_LIMIT))
+    return tuple(scopes)
 
 
 def telegram_length(telegram_html: str) -> int:

@@ -21,7 +21,7 @@ from publisher.errors import PublisherError, StoreUnavailable
 from publisher.services.status import COUNTS
 from publisher.settings import get_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 2, 3  # 0 and 1 come from the services' exit_code_for
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
