@@ -16,6 +16,8 @@ from publisher.errors import (
     RenderError,
     StoreUnavailable,
     TransientDeliveryError,
+    UnknownChannelError,
+    WorkersUnavailable,
 )
 
 CASES = [
@@ -23,6 +25,8 @@ CASES = [
     ReleaseErrors([ReleaseError("r.md", "date", "missing", "add a date")]),
     RenderError("x", "post too long", "r.md"),
     StoreUnavailable("cannot reach Redis"),
+    WorkersUnavailable("no worker is running"),
+    UnknownChannelError("unknown channel 'myspace'; use telegram, x", "myspace"),
     DeliveryError("boom"),
     TransientDeliveryError("429 Too Many Requests", retry_after_s=3.0),
     PermanentDeliveryError("bot was blocked by the user", gone=True),
@@ -47,7 +51,19 @@ def test_the_tree() -> None:
     assert issubclass(ChannelFault, DeliveryError)
     assert issubclass(DeliveryError, PublisherError)
     assert issubclass(ReleaseError, PublisherError)
-    copy = pickle.loads(pickle.dumps(CASES[5]))
+    copy = pickle.loads(pickle.dumps(CASES[7]))
     assert isinstance(copy, TransientDeliveryError) and copy.retry_after_s == 3.0
-    gone = pickle.loads(pickle.dumps(CASES[6]))
+    gone = pickle.loads(pickle.dumps(CASES[8]))
     assert isinstance(gone, PermanentDeliveryError) and gone.gone
+
+
+def test_every_error_class_is_in_the_cases() -> None:
+    """A new error class must be added above, so that its pickling is proven too."""
+    import publisher.errors as errors
+
+    classes = {
+        obj
+        for obj in vars(errors).values()
+        if isinstance(obj, type) and issubclass(obj, PublisherError)
+    }
+    assert classes - {PublisherError} == {type(case) for case in CASES}

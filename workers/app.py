@@ -91,6 +91,8 @@ class BeatThread(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery is un
 # release, so they are imported by the child that first needs them, and only by that one.
 PRELOAD = (
     "publisher.runtime",
+    "publisher.channels.telegram",  # declarations only: their renderers load on first render
+    "publisher.channels.email",
     "publisher.senders.telegram",
     "publisher.senders.smtp",
     "publisher.senders.outbox",

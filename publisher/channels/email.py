@@ -23,10 +23,10 @@ import html
 import re
 from email import policy
 from email.message import EmailMessage
-from typing import Any, ClassVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
-import css_inline
 from markupsafe import Markup
 
 from publisher.channels.base import Channel, Sender, Throttle
@@ -42,16 +42,14 @@ from publisher.channels.email_mime import (
     qp_lines,
 )
 from publisher.errors import RenderError
-from publisher.release import Release
-from publisher.render import (
-    BLOCK_TAGS,
-    BodyParts,
-    RenderContext,
-    format_release_date,
-    html_to_text,
-)
 from publisher.senders.outbox import OutboxSender
 from publisher.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # a worker that only sends reads the declaration, not the render stack
+    import css_inline
+
+    from publisher.release import Release
+    from publisher.render import BodyParts, RenderContext
 
 UNSUBSCRIBE_TOKEN = "PUBLISHER-UNSUBSCRIBE-TOKEN"
 
@@ -92,7 +90,13 @@ _TAG = re.compile(r"""<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:[^>"']|"[^"]*"|'[^']*')*>"""
 _URL_ATTR = re.compile(r"""(<(?:a|img)\b[^>]*?\s(?:href|src)=")([^"]*)(")""")
 _VOID = {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
 
-_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    import css_inline
+
+    return css_inline.CSSInliner(load_remote_stylesheets=False)
 
 
 class EmailChannel(Channel):
@@ -128,6 +132,8 @@ class EmailChannel(Channel):
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
         """The email payload: subject, text, html and mime (with per-send placeholders)."""
+        from publisher.render import BodyParts, html_to_text
+
         unsubscribe = unsubscribe_placeholder(ctx.public_url)
         body_html = _absolute_urls(body.html, release, ctx)
         if body_html != body.html:  # the text part shows link URLs too: show the absolute ones
@@ -169,6 +175,8 @@ def one_line(text: str) -> str:
 def _view(
     release: Release, body: BodyParts, ctx: RenderContext, unsubscribe: str
 ) -> dict[str, Any]:
+    from publisher.render import format_release_date
+
     labels = dict(LABELS.get(release.language.split("-")[0].lower(), LABELS["en"]))
     labels["why"] = labels["why"].format(organisation=ctx.organisation)
     subject = release.override("email", "subject") or release.title
@@ -248,8 +256,10 @@ def _inline(ctx: RenderContext, view: dict[str, Any], body_html: str, truncated:
     document = ctx.templates.render_html(
         "email/body.html", **view, body_html=Markup(body_html), truncated=truncated
     )
+    import css_inline
+
     try:
-        return str(_INLINER.inline(document))
+        return str(_inliner().inline(document))
     except css_inline.InlineError as exc:
         raise RenderError("email", f"cannot inline the CSS: {exc}", "email/body.html") from exc
 
@@ -263,6 +273,8 @@ def top_level_blocks(safe_html: str, limit: int | None = None) -> list[str]:
 
     With `limit`, only the blocks that end within the first `limit` characters.
     """
+    from publisher.render import BLOCK_TAGS
+
     blocks: list[str] = []
     depth = 0
     start = 0

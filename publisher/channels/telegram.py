@@ -13,18 +13,20 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from markupsafe import Markup
 
 from publisher.channels.base import Channel, Sender, Throttle
 from publisher.errors import RenderError
 from publisher.ratelimit import Scope
-from publisher.release import Image, Release
-from publisher.render import BodyParts, RenderContext, markdown_to_html
 from publisher.senders.outbox import OutboxSender
 from publisher.settings import Settings
 from publisher.splitters.telegram_html import split_telegram_html, unsupported_tags
+
+if TYPE_CHECKING:  # a worker that only sends reads the declaration, not the render stack
+    from publisher.release import Image, Release
+    from publisher.render import BodyParts, RenderContext
 
 # Words around the release's own text, in its language (an Arabic line that starts with a
 # Latin label would be laid out left to right by Telegram's clients).
@@ -120,6 +122,8 @@ class TelegramChannel(Channel):
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
         """`{"messages": [{"text", "parse_mode"}..., {"photo", "caption", "parse_mode"}...]}`."""
+        from publisher.render import markdown_to_html
+
         override = release.override(cls.name, "text")
         text = ctx.templates.render_html(
             "telegram/message.html",
