@@ -241,10 +241,16 @@ class BatchRun:
     async def _attempt(self, recipient: Recipient, ctx: SendContext, attempt: int) -> Outcome:
         address = recipient.address
         waited_s = 0.0
+        progress = len(ctx.done_parts)
         while True:
             try:
                 ids = await self.sender.deliver(self.payload, recipient, ctx)
             except TransientDeliveryError as exc:
+                if len(ctx.done_parts) > progress:
+                    # A part went through since the last failure: the platform is working, so
+                    # this failure starts a fresh budget (five one-off 503s in a five-post
+                    # thread must not pause the channel).
+                    progress, attempt, waited_s = len(ctx.done_parts), 1, 0.0
                 delay = backoff_s(attempt, exc.retry_after_s)
                 log_event(
                     log,

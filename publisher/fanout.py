@@ -119,5 +119,3 @@ def _chunks(
             chunk = []
     if chunk:
         yield chunk
-
-

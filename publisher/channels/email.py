@@ -91,7 +91,6 @@ _URL_ATTR = re.compile(r"""(<(?:a|img)\b[^>]*?\s(?:href|src)=")([^"]*)(")""")
 _VOID = {"area", "br", "col", "embed", "hr", "img", "input", "source", "track", "wbr"}
 
 
-
 @lru_cache(maxsize=1)
 def _inliner() -> css_inline.CSSInliner:
     import css_inline

@@ -12,8 +12,8 @@ folder, then os.replace), so a web server never serves half a page.
     reading.py   parse, validate and render one source (in worker processes for big builds)
     plan.py      the read-only half: which releases are on the site, which pages to render
     build.py     the writing half, and `build_site`
-    pages.py     index, category and month pages, feed, sitemap (a release's page is the
-                 website channel's own: publisher.channels.website.render_page)
+    page.py      a release's page, shared with the website channel
+    pages.py     index, category and month pages, feed, sitemap
 """
 
 from __future__ import annotations

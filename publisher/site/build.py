@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
-from publisher.channels.website import labels_for
 from publisher.render import RenderContext
 from publisher.site import pages
 from publisher.site.files import copy_image_atomic, lock, write_atomic
 from publisher.site.manifest import MANIFEST_FORMAT, MANIFEST_NAME, ROW, digest, image_file
+from publisher.site.page import labels_for
 from publisher.site.plan import FEED_SIZE, INDEX_SIZE, TOP_SIZE, Plan
 
 WRITE_THREADS = 4  # file writes wait on the disk, not the GIL: overlap them with rendering

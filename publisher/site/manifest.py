@@ -21,7 +21,7 @@ MANIFEST_NAME = ".publisher-manifest.json"
 MANIFEST_FORMAT = 3  # 3: an image row also holds its file's device and inode
 PACKAGE = Path(__file__).resolve().parent.parent
 # The code that shapes a page or decides what may be published: a change to it rebuilds all.
-CODE_FILES = ("render.py", "release.py", "media.py", "channels/website.py")
+CODE_FILES = ("render.py", "release.py", "media.py")  # and site/*.py, the page among them
 # A manifest row: the fields of pages.release_record (but the lede), then the source and page.
 ROW = (
     "id", "title", "date", "ts", "date_text", "language", "dir", "category", "month",

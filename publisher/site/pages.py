@@ -2,8 +2,8 @@
 
 They are built from release records (`release_record`: a release's listing fields, kept in the
 build manifest), never from releases, so an incremental build can render a list without reading
-the files of the releases on it. The release page itself is the website channel's
-(`publisher.channels.website.render_page`), so a preview and the site show the same page.
+the files of the releases on it. The release page itself is `publisher.site.page.render_page`,
+which the website channel renders too, so a preview and the site show the same page.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from xml.sax.saxutils import escape as xml_escape
 from babel.dates import format_skeleton, get_month_names
 from feedgen.feed import FeedGenerator
 
-from publisher.channels.website import category_path, description_of, direction_of, labels_for
 from publisher.release import Release, locale_for
 from publisher.render import BodyParts, RenderContext, format_release_date
+from publisher.site.page import category_path, description_of, direction_of, labels_for
 
 # Characters XML 1.0 forbids; a release may carry them, the feed must not.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

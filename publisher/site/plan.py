@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from publisher.channels import website
-from publisher.channels.website import Translation
 from publisher.errors import ReleaseError, ReleaseErrors
 from publisher.release import Release
 from publisher.render import BodyParts, RenderContext
+from publisher.site import page as release_page
 from publisher.site.files import find_sources
 from publisher.site.manifest import digest, read_manifest, render_key, stat_matches
+from publisher.site.page import Translation
 from publisher.site.reading import Job, Outcome, Reader, read_all, unreadable
 
 INDEX_SIZE = 50  # newest releases on the home page; category and month pages hold the rest
@@ -162,7 +162,7 @@ class Plan:
         record["images"] = images
         self.parsed[rid] = (release, body)
         self.bodies[rid] = body.html
-        record["description"] = website.description_of(release, body.text)
+        record["description"] = release_page.description_of(release, body.text)
 
     def page(self, rid: str) -> bytes:
         """The page of a release that must be rendered."""
@@ -170,7 +170,7 @@ class Plan:
         if not versions and rid in self.pages:
             return self.pages[rid]
         release, body = self.parsed[rid]
-        return website.render_page(release, body, self.ctx, versions).encode()
+        return release_page.render_page(release, body, self.ctx, versions).encode()
 
     def exists(self, rel: str) -> bool:
         """Whether an output of the last build is still there (its folder is, at least).

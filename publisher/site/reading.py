@@ -16,7 +16,6 @@ from typing import Any
 
 import jinja2
 
-from publisher.channels import website
 from publisher.errors import ReleaseError, ReleaseErrors
 from publisher.release import Release, parse_release_bytes
 from publisher.render import (
@@ -27,6 +26,7 @@ from publisher.render import (
     html_to_text,
     markdown_to_html,
 )
+from publisher.site import page as release_page
 from publisher.site.manifest import ImageRow, digest, image_row, images_unchanged
 from publisher.site.pages import release_record
 
@@ -63,7 +63,7 @@ class Reader:
             release, body, images = self.parse(raw, name, src)
         except ReleaseErrors as exc:
             return ("error", exc.errors)
-        page, context = website.page_with_context(release, body, self.ctx, [])
+        page, context = release_page.page_with_context(release, body, self.ctx, [])
         record = release_record(release, body, self.ctx, context) | stamp
         record |= {"images": images, "page_key": None, "page_sig": None}
         return ("new", record, page.encode(), body.html)

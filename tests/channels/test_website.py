@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from publisher import channels
-from publisher.channels.website import WebsiteChannel, script_json
+from publisher.channels.website import WebsiteChannel
 from publisher.release import Release, release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts
 from publisher.services import render_all
+from publisher.site.page import script_json
 
 PUBLIC_URL = "https://press.example.org"
 

@@ -5,6 +5,10 @@ HMAC-SHA1 signature), applies X's rules to ``POST /2/tweets`` (280 weighted char
 twitter-text rules, no duplicate text, replies only to live posts) and answers with X's JSON,
 including its errors (401, 403, 429 with ``x-rate-limit-*`` headers, 5xx).
 
+Faults can be aimed at particular requests (`fail_when`, e.g. "the third post of this
+thread"), and a request can be held unanswered until the test lets it go (`hold`), to kill a
+client while its post is in flight.
+
 tweepy hard-codes ``https://api.twitter.com``; `rebased_session()` gives a `requests.Session`
 that sends those URLs to the peer instead:
 
@@ -24,6 +28,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +40,7 @@ from twitter_text import parse_tweet
 
 from ._aioserver import ThreadedAioServer
 
-__all__ = ["FakeXAPI", "Post", "RebasedSession", "XRequest", "rebased_session"]
+__all__ = ["FakeXAPI", "Hold", "Post", "RebasedSession", "XRequest", "rebased_session"]
 
 TWEET_LIMIT = 280
 X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
@@ -82,6 +87,41 @@ class XRequest:
     status: int = 0
 
 
+@dataclass(slots=True)
+class _Rule:
+    """`fail_when`: answer matching requests with `status`, `times` times (None: until cleared)."""
+
+    when: Callable[[XRequest], bool]
+    status: int
+    times: int | None
+    reset_in_s: float
+
+
+class Hold:
+    """A request the peer keeps unanswered (see `FakeXAPI.hold`).
+
+    `arrived` is set once a matching request is held (`request` is that request); `release()`
+    lets it go: with `accept=True` it is handled as usual (a post is created even if its
+    client has gone away, as X would), with `accept=False` it is dropped (nothing is created;
+    the answer, if anyone still listens, is a 503).
+    """
+
+    def __init__(self, when: Callable[[XRequest], bool]) -> None:
+        self.when = when
+        self.arrived = threading.Event()
+        self.request: XRequest | None = None
+        self.accept = True
+        self._released = threading.Event()
+
+    def release(self, accept: bool = True) -> None:
+        self.accept = accept
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
+
+
 class _XError(Exception):
     def __init__(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
         super().__init__(payload.get("detail", ""))
@@ -118,7 +158,8 @@ class FakeXAPI(ThreadedAioServer):
     ``GET /2/users/me``.
 
     Knobs (plain attributes): `consumer_key`, `consumer_secret`, `access_token`,
-    `access_token_secret`, `verify_signature`, `latency_s`; and `fail_next()`.
+    `access_token_secret`, `verify_signature`, `latency_s`; and `fail_next()`, `fail_when()`,
+    `clear_failures()`, `hold()`.
     Records: `posts` (accepted, in order), `requests` (everything), `live_posts()`.
     """
 
@@ -150,6 +191,8 @@ class FakeXAPI(ThreadedAioServer):
         self.requests: list[XRequest] = []
         self._lock = threading.Lock()
         self._failures: deque[tuple[int, float]] = deque()
+        self._rules: list[_Rule] = []
+        self._holds: list[Hold] = []
         self._by_id: dict[str, Post] = {}
         self._live_texts: dict[str, str] = {}
         self._last_id = 0
@@ -173,20 +216,64 @@ class FakeXAPI(ThreadedAioServer):
         with self._lock:
             self._failures.extend([(status, reset_in_s)] * n)
 
+    def fail_when(
+        self,
+        when: Callable[[XRequest], bool],
+        status: int = 503,
+        *,
+        times: int | None = 1,
+        reset_in_s: float = 1.0,
+    ) -> None:
+        """Answer the authenticated requests for which `when(request)` is true with `status`,
+        the first `times` of them (None: every one until `clear_failures()`).
+
+        Checked before `fail_next()`'s queue, which such a request does not use up. `when` sees
+        the `XRequest` (method, path, JSON body) and runs on the peer's thread.
+        """
+        with self._lock:
+            self._rules.append(_Rule(when, status, times, reset_in_s))
+
+    def clear_failures(self) -> None:
+        """Drop every pending failure: `fail_next()`'s and `fail_when()`'s."""
+        with self._lock:
+            self._failures.clear()
+            self._rules.clear()
+
+    def hold(self, when: Callable[[XRequest], bool]) -> Hold:
+        """Keep the next authenticated request for which `when(request)` is true unanswered
+        until `Hold.release()` (or until the peer stops, which drops it)."""
+        held = Hold(when)
+        with self._lock:
+            self._holds.append(held)
+        return held
+
     def live_posts(self) -> list[Post]:
         """Accepted posts not deleted since."""
         return [p for p in list(self.posts) if not p.deleted]
 
     def reset(self) -> None:
-        """Forget posts, requests and pending failures (knobs stay)."""
+        """Forget posts, requests, pending failures and holds (knobs stay; held requests are
+        dropped)."""
         with self._lock:
             self.posts = []
             self.requests = []
             self._failures.clear()
+            self._rules.clear()
+            holds, self._holds = self._holds, []
+            for held in holds:
+                if not held.released:
+                    held.release(accept=False)
             self._by_id.clear()
             self._live_texts.clear()
 
     # -- server plumbing -----------------------------------------------------------------------
+    def on_stopping(self) -> None:
+        with self._lock:
+            holds = list(self._holds)
+        for held in holds:
+            if not held.released:
+                held.release(accept=False)
+
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -208,7 +295,15 @@ class FakeXAPI(ThreadedAioServer):
         try:
             if not self._authorized(request):
                 raise _problem(401)
-            failure = self._take_failure()
+            held = self._take_hold(rec)
+            if held is not None:
+                held.request = rec
+                held.arrived.set()
+                while not held.released:
+                    await asyncio.sleep(0.01)
+                if not held.accept:
+                    raise _problem(503)
+            failure = self._take_failure(rec)
             if failure is not None:
                 raise failure
             status, payload = self._route(request.method, request.path, body, t)
@@ -260,13 +355,37 @@ class FakeXAPI(ThreadedAioServer):
         expected = base64.b64encode(digest).decode()
         return hmac.compare_digest(expected, oauth_utils.unescape(signature))
 
-    def _take_failure(self) -> _XError | None:
-        if not self._failures:
+    def _take_hold(self, rec: XRequest) -> Hold | None:
+        if not self._holds:
             return None
         with self._lock:
-            if not self._failures:
-                return None
-            status, reset_in_s = self._failures.popleft()
+            for held in self._holds:
+                if not held.arrived.is_set() and held.when(rec):
+                    self._holds.remove(held)
+                    return held
+        return None
+
+    def _take_rule(self, rec: XRequest) -> tuple[int, float] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.when(rec):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self._rules.remove(rule)
+                    return rule.status, rule.reset_in_s
+        return None
+
+    def _take_failure(self, rec: XRequest) -> _XError | None:
+        if not self._failures and not self._rules:
+            return None
+        failure = self._take_rule(rec) if self._rules else None
+        if failure is None:
+            with self._lock:
+                if not self._failures:
+                    return None
+                failure = self._failures.popleft()
+        status, reset_in_s = failure
         err = _problem(status)
         if status == 429:
             err.headers = {
