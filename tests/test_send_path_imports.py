@@ -1,5 +1,6 @@
 """A worker that only sends never loads the render stack: the channel declarations it reads
-(limits, sender, audience) keep their renderers' imports for the first render."""
+(limits, sender, audience: a fan-out reads all four) keep their renderers' imports for the
+first render."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_the_send_path_imports_no_renderer() -> None:
         "import workers.app as app\n"
         "for name in app.PRELOAD: __import__(name)\n"
         "from publisher import channels\n"
-        "for name in ('telegram', 'email'): channels.get(name).make_sender\n"
+        "for name in ('telegram', 'x', 'email', 'website'): channels.get(name).fixed_recipients\n"
         f"print(json.dumps([m for m in {RENDER_STACK!r} if m in sys.modules]))\n"
     )
     found = subprocess.run(
@@ -35,3 +36,10 @@ def test_the_send_path_imports_no_renderer() -> None:
              "REDIS_URL": "redis://127.0.0.1:1/0"},
     )  # fmt: skip
     assert json.loads(found.stdout) == []
+
+
+def test_the_x_declaration_names_twitter_texts_limit() -> None:
+    from publisher.channels.x import MAX_WEIGHT
+    from publisher.splitters import x_thread
+
+    assert MAX_WEIGHT == x_thread.MAX_WEIGHT == 280

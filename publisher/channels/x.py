@@ -9,22 +9,19 @@ is checked against the limit.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from twitter_text import parse_tweet
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from publisher.channels.base import Channel, Sender, Throttle
 from publisher.errors import RenderError
-from publisher.release import Release
-from publisher.render import BodyParts, RenderContext, paragraphs
 from publisher.senders.outbox import OutboxSender
 from publisher.settings import Settings
-from publisher.splitters.x_thread import (
-    LINK_JOINER,
-    MAX_WEIGHT,
-    exact_weight,
-    pack_thread,
-)
+
+if TYPE_CHECKING:  # twitter-text's regular expressions load on the first render, not in a sender
+    from publisher.release import Release
+    from publisher.render import BodyParts, RenderContext
+
+#: X's limit of one post, in weighted characters (twitter-text's max_weighted_tweet_length).
+MAX_WEIGHT = 280
 
 
 class XChannel(Channel):
@@ -57,6 +54,8 @@ class XChannel(Channel):
 
     @classmethod
     def counters(cls, payload: dict[str, Any]) -> list[tuple[str, str]]:
+        from twitter_text import parse_tweet
+
         posts = cls.parts(payload)
         return [
             (
@@ -68,6 +67,9 @@ class XChannel(Channel):
 
     @classmethod
     def render(cls, release: Release, body: BodyParts, ctx: RenderContext) -> dict[str, Any]:
+        from publisher.render import paragraphs
+        from publisher.splitters.x_thread import pack_thread
+
         url = ctx.page_url(release)
         link = ctx.templates.render_text("x/link.txt", url=url, release=release).strip()
         max_posts = max(1, ctx.x_thread_max)
@@ -95,6 +97,10 @@ def _override_thread(
     release: Release, thread: Any, url: str, link: str, max_posts: int
 ) -> list[str]:
     """A hand-written thread, checked post by post; the link is added if no post has it."""
+    from twitter_text import parse_tweet
+
+    from publisher.splitters.x_thread import LINK_JOINER, exact_weight
+
     where = "overrides.x.thread"
     if not isinstance(thread, list) or not thread:
         raise RenderError("x", f"{where} must be a list of posts", release.source_path)
