@@ -109,7 +109,7 @@ class BatchRun:
         self.flush_at = max(1, self.window.limit // 8)
         self.writes: set[asyncio.Task[None]] = set()
         self.write_error: BaseException | None = None
-        self.claimed: dict[str, tuple[int, list[str]]] = {}
+        self.claimed: dict[str, tuple[int, list[str], bool]] = {}
         self.order: list[str] = []
         self.next_index = 0
         self.sends: set[asyncio.Task[None]] = set()
@@ -143,7 +143,7 @@ class BatchRun:
     def _where(self, batch_id: str) -> dict[str, str]:
         return {"release_id": self.release_id, "channel": self.channel, "batch": batch_id}
 
-    async def _run_claimed(self, claimed: dict[str, tuple[int, list[str]]]) -> dict[str, int]:
+    async def _run_claimed(self, claimed: dict[str, tuple[int, list[str], bool]]) -> dict[str, int]:
         self.recipients = self.lookup(list(claimed))
         self.unfinished = set(claimed)
         state = await self.ledger.channel_state(self.release_id, self.channel)
@@ -196,12 +196,12 @@ class BatchRun:
 
     def _launch(self, started: list[str]) -> None:
         for address in started:
-            attempts, done = self.claimed[address]
-            task = asyncio.create_task(self._send_one(address, attempts + 1, done))
+            attempts, done, maybe_sent = self.claimed[address]
+            task = asyncio.create_task(self._send_one(address, attempts + 1, done, maybe_sent))
             self.sends.add(task)
             task.add_done_callback(self.sends.discard)
 
-    async def _send_all(self, claimed: dict[str, tuple[int, list[str]]]) -> None:
+    async def _send_all(self, claimed: dict[str, tuple[int, list[str], bool]]) -> None:
         self.claimed, self.order = claimed, list(claimed)
         # Fill the window; from then on, most sends are started by the writes of outcomes.
         while self.next_index < len(self.order) and not self._stopping():
@@ -217,11 +217,14 @@ class BatchRun:
         while self.sends or self.writes:
             await asyncio.wait(self.sends | self.writes, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _send_one(self, address: str, attempt: int, done: list[str]) -> None:
+    async def _send_one(
+        self, address: str, attempt: int, done: list[str], maybe_sent: bool
+    ) -> None:
         recipient = self.recipients[address]
         ctx = SendContext(
             release_id=self.release_id,
             done_parts=list(done),
+            maybe_sent=maybe_sent,
             unsubscribe_url=self.unsubscribe_url(address) if self.unsubscribe_url else "",
             media=self.media,
         )
@@ -252,6 +255,9 @@ class BatchRun:
                     # thread must not pause the channel).
                     progress, attempt, waited_s = len(ctx.done_parts), 1, 0.0
                 delay = backoff_s(attempt, exc.retry_after_s)
+                # A timeout or a 5xx may come after the platform took the part: the next try
+                # must be ready to find it there (X refuses the same text twice).
+                ctx.maybe_sent = True
                 log_event(
                     log,
                     logging.WARNING,

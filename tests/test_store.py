@@ -81,6 +81,9 @@ def test_an_expired_lease_comes_back_in_a_new_batch_flagged_when_it_was_sending(
     records = {r.recipient: r for r in store.records(RELEASE, CHANNEL)}
     assert records["1"].possible_duplicate and not records["2"].possible_duplicate
     assert records["3"].state == "sent" and records["3"].platform_ids == ["9"]
+    # The next claim tells the sender which send may already have happened.
+    claimed = ledger_call(url, "claim", RELEASE, CHANNEL, again, new_token(), 30.0)
+    assert claimed == {"1": (1, [], True), "2": (0, [], False)}
 
 
 def test_resume_puts_paused_records_in_one_batch_and_retire_drops_the_batches(

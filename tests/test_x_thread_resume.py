@@ -362,6 +362,27 @@ def test_fault_once_at_every_position_continues_at_that_post(
     assert len(x.posts) == THREAD * len(files)
 
 
+def test_x_takes_the_post_then_answers_503_at_every_position_the_retry_adopts_it(
+    tmp_path: Path, data_dir: Path, x: FakeXAPI, workers: list[Worker]
+) -> None:
+    """X makes post k and still answers 503 (it failed after taking it), for every k: the
+    task's retry is refused as duplicate content, finds post k on the account and goes on
+    from it. Nothing is posted twice and the record holds every id."""
+    env = x_env(data_dir, x)
+    tags = [f"taken-503-at-{k}" for k in POSITIONS]
+    files = [thread_release(tmp_path, tag) for tag in tags]
+    for k, tag in zip(POSITIONS, tags, strict=True):
+        x.fail_when(post_of(x, tag, k, k), 503, accept=True)
+    workers.append(Worker(env, log=tmp_path / "worker.log").start())
+    release_ids = publish_all(env, files)
+    states = settle(x, env, tags, release_ids, 90)
+    problems = Problems()
+    for release_id, k, tag, snapshot in zip(release_ids, POSITIONS, tags, states, strict=True):
+        with problems.about(f"post {k} taken, then 503"):
+            assert_thread_complete(x, snapshot, release_id, tag)
+    problems.assert_none()
+
+
 def test_a_fault_on_every_post_of_one_thread_does_not_pause_it(
     tmp_path: Path, data_dir: Path, x: FakeXAPI, workers: list[Worker]
 ) -> None:
@@ -460,5 +481,42 @@ def test_worker_killed_with_post_in_flight_next_worker_continues_there(
 
     record = assert_thread_complete(x, snapshot, release_id, tag, uncertain=1)
     sent_twice_only(x, tag, k)  # posts 1 and 2 never again; post 3 once more
+    assert record["possible_duplicate"]
+    assert len(x.posts) == THREAD
+
+
+def test_worker_killed_after_x_accepted_the_post_in_flight_next_worker_adopts_it(
+    tmp_path: Path, data_dir: Path, x: FakeXAPI, workers: list[Worker]
+) -> None:
+    """The worker is SIGKILLed while post 3 is in flight, and X takes the post all the same (the
+    stand-in creates it once its client has gone): the account holds post 3, the record only
+    posts 1 and 2. Once the claim expires, the next worker's resend of post 3 is refused as
+    duplicate content; the record being a possible duplicate, the worker finds post 3 on the
+    account, adopts its id and posts 4 and 5 replying to it. The thread is whole, post 3 on the
+    account once, and the record says it was uncertain."""
+    k = 3
+    env = x_env(data_dir, x)
+    tag = f"killed-accepted-at-{k}"
+    files = [thread_release(tmp_path, tag)]
+    held = x.hold(post_of(x, tag, k, k))
+    first = Worker(env, log=tmp_path / "worker1.log").start()
+    workers.append(first)
+
+    (release_id,) = publish_all(env, files)
+    assert held.arrived.wait(60), f"post {k} never left"
+    assert len(posts_of(x, tag)) == k - 1
+
+    first.kill(signal.SIGKILL)
+    held.release(accept=True)  # X takes the post though nobody hears the answer
+    assert wait_until(lambda: len(posts_of(x, tag)) == k, 10, 0.05), "X never took post 3"
+    (record,) = deliveries(env, release_id)
+    assert len(record["platform_ids"]) == k - 1, record
+    workers.append(Worker(env, log=tmp_path / "worker2.log").start())
+    (snapshot,) = settle(x, env, [tag], [release_id], 90)
+
+    record = assert_thread_complete(x, snapshot, release_id, tag, uncertain=1)
+    sent_twice_only(x, tag, k)  # post 3 sent twice, on the account once
+    kth = posts_of(x, tag)[k - 1].text
+    assert [r.status for r in x.requests if posted_text(r) == kth] == [201, 403]
     assert record["possible_duplicate"]
     assert len(x.posts) == THREAD

@@ -143,6 +143,11 @@ class SendContext:
     on_part: Callable[[int, str], Awaitable[None]] | None = None
     unsubscribe_url: str = ""
     media: MediaCache | None = None
+    #: The part after `done_parts` may already be on the platform: a worker died while sending
+    #: it (the record is flagged as a possible duplicate), or the last try of it ended in a
+    #: timeout or a server error. A sender whose platform refuses a duplicate can look that
+    #: part up instead of failing.
+    maybe_sent: bool = False
 
 
 class Sender(ABC):

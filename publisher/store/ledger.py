@@ -238,8 +238,10 @@ class Ledger:
 
     async def claim(
         self, release_id: str, channel: str, batch_id: str, token: str, lease_s: float
-    ) -> dict[str, tuple[int, list[str]]]:
-        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent)."""
+    ) -> dict[str, tuple[int, list[str], bool]]:
+        """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent,
+        possible duplicate: a worker died while sending, so the part after those ids may
+        already be on the platform)."""
         now = time.time()
         keys = [
             k_records(release_id, channel),
@@ -249,10 +251,10 @@ class Ledger:
         ]
         out = await self._claim(keys=keys, args=[now, now + lease_s, token, batch_id])
         pairs = [decode(v) for v in out]
-        claimed: dict[str, tuple[int, list[str]]] = {}
+        claimed: dict[str, tuple[int, list[str], bool]] = {}
         for i in range(0, len(pairs), 2):
-            attempts, ids = json.loads(pairs[i + 1])
-            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids])
+            attempts, ids, uncertain = json.loads(pairs[i + 1])
+            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids], bool(uncertain))
         return claimed
 
     async def start(

@@ -40,6 +40,7 @@ return {new_batch(fresh, now) or '', #fresh}
 # Claim one batch for one task: its queued/retry records, or records whose lease has expired.
 # The batch is taken off the queue, so a task delivered twice finds nothing to do.
 # KEYS: records, leases, batches, batch queue. ARGV: now, lease until, token, batch id.
+# Returns recipient, [attempts, platform ids, possible duplicate (0/1)], ... for each claimed.
 CLAIM = """
 local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
 local raw_batch = redis.call('HGET', KEYS[3], ARGV[4])
@@ -58,7 +59,7 @@ for _, r in ipairs(cjson.decode(raw_batch)) do
       rec[1] = 'claimed'; rec[6] = token
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
       redis.call('ZADD', KEYS[2], lease, r)
-      table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3]}))
+      table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3], rec[5] or 0}))
     end
   end
 end

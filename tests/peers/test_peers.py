@@ -550,6 +550,57 @@ def test_post_thread_and_delete(x: FakeXAPI) -> None:
     }
 
 
+def test_me_and_the_accounts_posts_newest_first(x: FakeXAPI) -> None:
+    client = x_client(x)
+    client.return_type = dict  # X's JSON as it comes, as the sender reads it
+    me = client.get_me(user_auth=True)
+    assert me == {"data": {"id": x.user_id, "name": "Press Office", "username": "press_office"}}
+    ids = [client.create_tweet(text="1/3 thread")["data"]["id"]]
+    for text in ("2/3 thread", "3/3 thread"):
+        ids.append(client.create_tweet(text=text, in_reply_to_tweet_id=ids[-1])["data"]["id"])
+    extra = client.create_tweet(text="another release")["data"]["id"]
+    client.delete_tweet(extra)
+    for n in range(6):
+        client.create_tweet(text=f"filler {n}")
+    fields = ["referenced_tweets"]
+    page = client.get_users_tweets(x.user_id, max_results=5, tweet_fields=fields, user_auth=True)
+    assert [t["text"] for t in page["data"]] == [f"filler {n}" for n in (5, 4, 3, 2, 1)]
+    assert "referenced_tweets" not in page["data"][0]
+    assert page["meta"]["result_count"] == 5
+    assert page["meta"]["newest_id"] == page["data"][0]["id"]
+    assert page["meta"]["oldest_id"] == page["data"][-1]["id"]
+    rest = client.get_users_tweets(
+        x.user_id,
+        max_results=100,
+        tweet_fields=fields,
+        pagination_token=page["meta"]["next_token"],
+        user_auth=True,
+    )
+    assert "next_token" not in rest["meta"] and rest["meta"]["result_count"] == 4
+    assert rest["data"][0]["text"] == "filler 0"
+    assert rest["data"][1:] == [  # the deleted post is not listed
+        {"id": ids[0], "text": "1/3 thread", "edit_history_tweet_ids": [ids[0]]},
+        {"id": ids[1], "text": "2/3 thread", "edit_history_tweet_ids": [ids[1]],
+         "referenced_tweets": [{"type": "replied_to", "id": ids[0]}]},
+        {"id": ids[2], "text": "3/3 thread", "edit_history_tweet_ids": [ids[2]],
+         "referenced_tweets": [{"type": "replied_to", "id": ids[1]}]},
+    ][::-1]  # fmt: skip
+    since = client.get_users_tweets(x.user_id, since_id=ids[1], max_results=10, user_auth=True)
+    assert since["meta"]["oldest_id"] == ids[2] and since["meta"]["result_count"] == 7
+    assert client.get_users_tweets(x.user_id, since_id=page["meta"]["newest_id"],
+                                   user_auth=True) == {"meta": {"result_count": 0}}  # fmt: skip
+    with pytest.raises(tweepy.BadRequest, match="not between 5 and 100"):
+        client.get_users_tweets(x.user_id, max_results=101, user_auth=True)
+    other = client.get_users_tweets("42", user_auth=True)
+    assert other["errors"][0]["detail"] == "Could not find user with id: [42]."
+    with pytest.raises(tweepy.Unauthorized):
+        x_client(x, access_token_secret="forged").get_users_tweets(x.user_id, user_auth=True)
+    with pytest.raises(tweepy.Unauthorized):
+        x_client(x, consumer_secret="forged").get_me(user_auth=True)
+    bare = requests.get(f"{x.base_url}/2/users/{x.user_id}/tweets", timeout=5)
+    assert bare.status_code == 401
+
+
 def test_weighted_length(x: FakeXAPI) -> None:
     client = x_client(x)
     client.create_tweet(text="日" * 140)  # CJK weighs 2: exactly 280

@@ -3,7 +3,9 @@
 It checks OAuth 1.0a user-context requests (consumer key, access token and, by default, the
 HMAC-SHA1 signature), applies X's rules to ``POST /2/tweets`` (280 weighted characters by the
 twitter-text rules, no duplicate text, replies only to live posts) and answers with X's JSON,
-including its errors (401, 403, 429 with ``x-rate-limit-*`` headers, 5xx).
+including its errors (401, 403, 429 with ``x-rate-limit-*`` headers, 5xx). The account's
+timeline (``GET /2/users/{id}/tweets``) lists its live posts newest first, as X does, but
+with their text as posted (X shows links as t.co and escapes ``& < >``; no ``entities``).
 
 Faults can be aimed at particular requests (`fail_when`, e.g. "the third post of this
 thread"), and a request can be held unanswered until the test lets it go (`hold`), to kill a
@@ -28,7 +30,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +97,7 @@ class _Rule:
     status: int
     times: int | None
     reset_in_s: float
+    accept: bool = False
 
 
 class Hold:
@@ -128,6 +131,7 @@ class _XError(Exception):
         self.status = status
         self.payload = payload
         self.headers = headers or {}
+        self.accepted = False  # the request was carried out before this error was answered
 
 
 def _problem(status: int, detail: str | None = None) -> _XError:
@@ -155,7 +159,7 @@ def _invalid(message: str, parameters: dict[str, list[str]] | None = None) -> _X
 
 class FakeXAPI(ThreadedAioServer):
     """Loopback X API v2: ``POST /2/tweets``, ``DELETE /2/tweets/{id}``, ``GET /2/tweets/{id}``,
-    ``GET /2/users/me``.
+    ``GET /2/users/me``, ``GET /2/users/{id}/tweets``.
 
     Knobs (plain attributes): `consumer_key`, `consumer_secret`, `access_token`,
     `access_token_secret`, `verify_signature`, `latency_s`; and `fail_next()`, `fail_when()`,
@@ -223,15 +227,18 @@ class FakeXAPI(ThreadedAioServer):
         *,
         times: int | None = 1,
         reset_in_s: float = 1.0,
+        accept: bool = False,
     ) -> None:
         """Answer the authenticated requests for which `when(request)` is true with `status`,
-        the first `times` of them (None: every one until `clear_failures()`).
+        the first `times` of them (None: every one until `clear_failures()`). With `accept`,
+        carry the request out first (the post is made) and answer the error anyway, as X does
+        when it fails after taking a post.
 
         Checked before `fail_next()`'s queue, which such a request does not use up. `when` sees
         the `XRequest` (method, path, JSON body) and runs on the peer's thread.
         """
         with self._lock:
-            self._rules.append(_Rule(when, status, times, reset_in_s))
+            self._rules.append(_Rule(when, status, times, reset_in_s, accept))
 
     def clear_failures(self) -> None:
         """Drop every pending failure: `fail_next()`'s and `fail_when()`'s."""
@@ -305,8 +312,10 @@ class FakeXAPI(ThreadedAioServer):
                     raise _problem(503)
             failure = self._take_failure(rec)
             if failure is not None:
+                if failure.accepted:
+                    self._route(request.method, request.path, body, t, request.query)
                 raise failure
-            status, payload = self._route(request.method, request.path, body, t)
+            status, payload = self._route(request.method, request.path, body, t, request.query)
         except _XError as err:
             rec.status = err.status
             return self._json(err.status, err.payload, err.headers)
@@ -365,7 +374,7 @@ class FakeXAPI(ThreadedAioServer):
                     return held
         return None
 
-    def _take_rule(self, rec: XRequest) -> tuple[int, float] | None:
+    def _take_rule(self, rec: XRequest) -> tuple[int, float, bool] | None:
         with self._lock:
             for rule in self._rules:
                 if rule.when(rec):
@@ -373,7 +382,7 @@ class FakeXAPI(ThreadedAioServer):
                         rule.times -= 1
                         if rule.times <= 0:
                             self._rules.remove(rule)
-                    return rule.status, rule.reset_in_s
+                    return rule.status, rule.reset_in_s, rule.accept
         return None
 
     def _take_failure(self, rec: XRequest) -> _XError | None:
@@ -384,9 +393,11 @@ class FakeXAPI(ThreadedAioServer):
             with self._lock:
                 if not self._failures:
                     return None
-                failure = self._failures.popleft()
-        status, reset_in_s = failure
+                status, reset_in_s = self._failures.popleft()
+                failure = (status, reset_in_s, False)
+        status, reset_in_s, accepted = failure
         err = _problem(status)
+        err.accepted = accepted
         if status == 429:
             err.headers = {
                 "x-rate-limit-limit": "100",
@@ -395,7 +406,9 @@ class FakeXAPI(ThreadedAioServer):
             }
         return err
 
-    def _route(self, method: str, path: str, body: Any, t: float) -> tuple[int, dict[str, Any]]:
+    def _route(
+        self, method: str, path: str, body: Any, t: float, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         parts = path.rstrip("/").split("/")
         if parts[:3] == ["", "2", "tweets"]:
             if len(parts) == 3 and method == "POST":
@@ -408,7 +421,79 @@ class FakeXAPI(ThreadedAioServer):
             return 200, {
                 "data": {"id": self.user_id, "name": "Press Office", "username": self.username}
             }
+        if len(parts) == 5 and parts[:3] == ["", "2", "users"] and parts[4] == "tweets":
+            if method == "GET":
+                return self._timeline(parts[3], query)
         raise _problem(404, "The requested resource could not be found.")
+
+    def _timeline(self, user_id: str, query: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """``GET /2/users/{id}/tweets``: the account's live posts, newest first, `max_results`
+        (5 to 100, default 10) a page; `since_id`, `until_id`, `pagination_token` and
+        ``tweet.fields=referenced_tweets`` as X takes them."""
+        if not user_id.isdigit():
+            raise _invalid(
+                f"The `id` query parameter value [{user_id}] does not match ^[0-9]{{1,19}}$",
+                {"id": [user_id]},
+            )
+        raw_max = query.get("max_results", "10")
+        if not raw_max.isdigit() or not 5 <= int(raw_max) <= 100:
+            raise _invalid(
+                f"The `max_results` query parameter value [{raw_max}] is not between 5 and 100",
+                {"max_results": [raw_max]},
+            )
+        bounds = {}
+        for name in ("since_id", "until_id", "pagination_token"):
+            value = query.get(name)
+            if value is not None:
+                if not value.isdigit():
+                    raise _invalid(
+                        f"The `{name}` query parameter value [{value}] is not valid",
+                        {name: [value]},
+                    )
+                bounds[name] = int(value)
+        if user_id != self.user_id:
+            return 200, {
+                "errors": [
+                    {
+                        "value": user_id,
+                        "detail": f"Could not find user with id: [{user_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "user",
+                        "parameter": "id",
+                        "resource_id": user_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                ]
+            }
+        fields = set(query.get("tweet.fields", "").split(","))
+        with self._lock:
+            live = [p for p in reversed(self.posts) if not p.deleted]
+        if "since_id" in bounds:
+            live = [p for p in live if int(p.id) > bounds["since_id"]]
+        for name in ("until_id", "pagination_token"):  # a page token: the last id shown before
+            if name in bounds:
+                live = [p for p in live if int(p.id) < bounds[name]]
+        page, rest = live[: int(raw_max)], live[int(raw_max) :]
+        if not page:
+            return 200, {"meta": {"result_count": 0}}
+        data = []
+        for post in page:
+            item: dict[str, Any] = {
+                "id": post.id,
+                "text": post.text,
+                "edit_history_tweet_ids": [post.id],
+            }
+            if "referenced_tweets" in fields and post.in_reply_to is not None:
+                item["referenced_tweets"] = [{"type": "replied_to", "id": post.in_reply_to}]
+            data.append(item)
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "newest_id": page[0].id,
+            "oldest_id": page[-1].id,
+        }
+        if rest:
+            meta["next_token"] = page[-1].id
+        return 200, {"data": data, "meta": meta}
 
     def _create(self, body: Any, t: float) -> tuple[int, dict[str, Any]]:
         if not isinstance(body, dict):

@@ -144,6 +144,78 @@ def test_a_duplicate_post_is_refused_with_xs_message(peer: FakeXAPI) -> None:
     )
 
 
+def lookups(peer: FakeXAPI) -> list[str]:
+    """The paths of the GET requests the peer saw (the sender's look-ups)."""
+    return [r.path for r in peer.requests if r.method == "GET"]
+
+
+def test_a_duplicate_refusal_of_a_part_that_may_not_have_been_sent_still_fails(
+    peer: FakeXAPI,
+) -> None:
+    """Without `maybe_sent` (no worker died sending it), an identical post already on the
+    account is not ours to adopt: the refusal fails the delivery, as before, unlooked-up."""
+    sender = XSender(settings_for(peer))
+    first = deliver(sender, thread(*POSTS[:3]))
+    ctx = SendContext("rel-1", done_parts=first[:2], on_part=PartLog())
+    with pytest.raises(PermanentDeliveryError, match="duplicate content") as caught:
+        deliver(sender, thread(*POSTS), ctx)
+    assert not caught.value.gone
+    assert lookups(peer) == []
+    assert ctx.done_parts == first[:2]
+    assert [p.text for p in peer.live_posts()] == list(POSTS[:3])
+
+
+def test_a_part_posted_by_a_worker_that_died_is_adopted_and_the_thread_goes_on(
+    peer: FakeXAPI,
+) -> None:
+    """Post 3 went through, but its worker died before recording it (`maybe_sent`): its resend
+    is refused as duplicate content, so its id is found on the account's timeline, reported
+    like a fresh post, and post 4 replies to it."""
+    sender = XSender(settings_for(peer))
+    first = deliver(sender, thread(*POSTS[:3]))
+    log = PartLog()
+    ctx = SendContext("rel-1", done_parts=first[:2], on_part=log, maybe_sent=True)
+    ids = deliver(sender, thread(*POSTS), ctx)
+    posts = peer.live_posts()
+    assert [p.text for p in posts] == list(POSTS)  # post 3 once on the account
+    assert ids == [p.id for p in posts] and ids[:3] == first
+    assert posts[3].in_reply_to == first[2]
+    assert log.parts == [(2, first[2]), (3, ids[3])]
+    assert lookups(peer) == ["/2/users/me", f"/2/users/{peer.user_id}/tweets"]
+    # A first post (a reply to nothing) is found too; the account id is asked once.
+    (single,) = deliver(sender, thread("A one-post release"))
+    again = deliver(sender, thread("A one-post release"), SendContext("rel-2", maybe_sent=True))
+    assert again == [single]
+    assert lookups(peer)[2:] == [f"/2/users/{peer.user_id}/tweets"]
+
+
+def test_an_identical_post_that_is_not_the_threads_next_is_not_adopted(peer: FakeXAPI) -> None:
+    """The same text on the account, but not replying to the last recorded post (another
+    thread's, or a post on its own): not this thread's part, so the refusal stands."""
+    sender = XSender(settings_for(peer))
+    deliver(sender, thread("Same words"))
+    (head,) = deliver(sender, thread("Another head"))
+    ctx = SendContext("rel-1", done_parts=[head], maybe_sent=True)
+    with pytest.raises(PermanentDeliveryError, match="duplicate content"):
+        deliver(sender, thread("Another head", "Same words"), ctx)
+    deliver(sender, thread("Head 2", "Tail 2"))
+    with pytest.raises(PermanentDeliveryError, match="duplicate content"):
+        # a reply already on the account is not the first post of a thread
+        deliver(sender, thread("Tail 2"), SendContext("rel-3", maybe_sent=True))
+    assert len(lookups(peer)) == 3  # me once, then one look-up per refusal
+
+
+def test_a_failed_look_up_is_translated(peer: FakeXAPI) -> None:
+    sender = XSender(settings_for(peer))
+    deliver(sender, thread("Posted once"))
+    peer.fail_when(lambda r: r.method == "GET" and r.path.endswith("/tweets"), 429)
+    with pytest.raises(TransientDeliveryError, match="rate limit"):
+        deliver(sender, thread("Posted once"), SendContext("rel-1", maybe_sent=True))
+    assert deliver(sender, thread("Posted once"), SendContext("rel-1", maybe_sent=True)) == [
+        peer.posts[0].id
+    ]
+
+
 def test_a_post_too_long_is_refused(peer: FakeXAPI) -> None:
     with pytest.raises(PermanentDeliveryError, match="too long") as caught:
         deliver(XSender(settings_for(peer)), thread("x" * 281))
