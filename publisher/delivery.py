@@ -143,6 +143,10 @@ class BatchRun:
     def _where(self, batch_id: str) -> dict[str, str]:
         return {"release_id": self.release_id, "channel": self.channel, "batch": batch_id}
 
+    def _log(self, level: int, event: str, **fields: Any) -> None:
+        """One log line about this batch's release and channel."""
+        log_event(log, level, event, release_id=self.release_id, channel=self.channel, **fields)
+
     async def _run_claimed(self, claimed: dict[str, tuple[int, list[str], bool]]) -> dict[str, int]:
         self.recipients = self.lookup(list(claimed))
         self.unfinished = set(claimed)
@@ -258,12 +262,9 @@ class BatchRun:
                 # A timeout or a 5xx may come after the platform took the part: the next try
                 # must be ready to find it there (X refuses the same text twice).
                 ctx.maybe_sent = True
-                log_event(
-                    log,
+                self._log(
                     logging.WARNING,
                     "retry",
-                    release_id=self.release_id,
-                    channel=self.channel,
                     attempt=attempt,
                     parts_done=len(ctx.done_parts),
                     delay_s=round(delay, 2),
@@ -312,14 +313,7 @@ class BatchRun:
     async def _pause(self, reason: str) -> None:
         if self.fault is None:
             self.fault = reason
-            log_event(
-                log,
-                logging.ERROR,
-                "channel paused",
-                release_id=self.release_id,
-                channel=self.channel,
-                reason=reason,
-            )
+            self._log(logging.ERROR, "channel paused", reason=reason)
             await self.ledger.pause(self.release_id, self.channel, reason)
 
     def _flush(self) -> None:

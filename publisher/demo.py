@@ -27,7 +27,6 @@ def run_demo(backend: services.Backend) -> int:
     data_dir = backend.settings.data_dir.resolve()
     services.import_subscribers(backend, "telegram", EXAMPLES / "subscribers.txt", ACTOR)
     services.import_journalists(backend, EXAMPLES / "journalists.csv", ACTOR)
-    env = {**os.environ, "TELEGRAM_CHANNEL": backend.settings.telegram_channel or ""}
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -40,7 +39,6 @@ def run_demo(backend: services.Backend) -> int:
             "WARNING",
         ],
         cwd=os.getcwd(),
-        env=env,
         start_new_session=True,
     )
     try:

@@ -51,7 +51,7 @@ class EventFormatter(logging.Formatter):
                 "level": record.levelname.lower(),
                 "logger": record.name,
                 "event": message,
-                **{k: v for k, v in fields.items()},
+                **fields,
             }
             if record.exc_info:
                 entry["exception"] = self.formatException(record.exc_info)

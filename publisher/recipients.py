@@ -58,18 +58,25 @@ JOURNALIST_COLUMNS = ("email", "name", "language", "outlet", "beats", "cadence")
 CADENCES = ("instant", "daily", "both")
 
 
+class InvalidChoice(ValueError):
+    """Raised when one field of a journalist is not valid; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def journalist_entry(
-    address: str,
     name: str = "",
     language: str = "",
     outlet: str = "",
     beats: list[str] | None = None,
     cadence: str = "",
 ) -> dict[str, Any]:
-    """A journalist's stored choices (ValueError for a cadence that is not one of CADENCES)."""
+    """A journalist's stored choices (InvalidChoice for a cadence not in CADENCES)."""
     cadence = (cadence or "instant").strip().lower()
     if cadence not in CADENCES:
-        raise ValueError(f"cadence {cadence!r} is not one of {', '.join(CADENCES)}")
+        raise InvalidChoice("cadence", f"cadence {cadence!r} is not one of {', '.join(CADENCES)}")
     return {
         "name": " ".join(name.split()),
         "language": (language.strip() or "en").lower(),
@@ -81,11 +88,12 @@ def journalist_entry(
 
 def normalise_address(text: str) -> str:
     """An address checked for syntax (email-validator, no DNS) and lower-cased, so the same
-    journalist imported twice with different capitals is one record (ValueError if invalid)."""
+    journalist imported twice with different capitals is one record (InvalidChoice if not)."""
     try:
         return validate_email(text.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValueError(f"{text.strip()!r} is not an email address ({exc})") from exc
+        message = f"{text.strip()!r} is not an email address ({exc})"
+        raise InvalidChoice("email", message) from exc
 
 
 def parse_journalists(path: Path) -> tuple[Entries, list[ReleaseError]]:
@@ -111,16 +119,14 @@ def parse_journalists(path: Path) -> tuple[Entries, list[ReleaseError]]:
         try:
             address = normalise_address(fields.get("email", ""))
             entries[address] = journalist_entry(
-                address,
                 name=fields.get("name", ""),
                 language=fields.get("language", ""),
                 outlet=fields.get("outlet", ""),
                 beats=_split_list(fields.get("beats", "")),
                 cadence=fields.get("cadence", ""),
             )
-        except ValueError as exc:
-            field = "cadence" if "cadence" in str(exc) else "email"
+        except InvalidChoice as exc:
             problems.append(
-                ReleaseError(f"{path}:{number}", field, str(exc), "correct or remove the line")
+                ReleaseError(f"{path}:{number}", exc.field, str(exc), "correct or remove the line")
             )
     return entries, problems

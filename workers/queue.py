@@ -12,6 +12,8 @@ from workers import tasks
 from workers.app import app
 
 PING_TIMEOUT_S = 0.5
+# What the broker (the same Redis as the store) raises when it cannot be reached.
+BROKER_ERRORS = (OperationalError, RedisError, OSError)
 
 
 class CeleryQueue:
@@ -20,13 +22,13 @@ class CeleryQueue:
     def publish(self, release_id: str) -> None:
         try:
             tasks.queue_publish(release_id)
-        except (OperationalError, RedisError, OSError) as exc:
+        except BROKER_ERRORS as exc:
             raise StoreUnavailable(f"cannot queue release {release_id}: {exc}") from exc
 
     def deliver(self, release_id: str, channel: str, batch_id: str) -> None:
         try:
             tasks.dispatch(release_id, channel, batch_id)
-        except (OperationalError, RedisError, OSError) as exc:
+        except BROKER_ERRORS as exc:
             raise StoreUnavailable(
                 f"cannot queue a {channel} batch of {release_id}: {exc}"
             ) from exc
@@ -37,7 +39,7 @@ class CeleryQueue:
             try:
                 if app.control.ping(timeout=PING_TIMEOUT_S):
                     return True
-            except (OperationalError, RedisError, OSError):
+            except BROKER_ERRORS:
                 pass  # a broker hiccup is the same as no answer
             if time.monotonic() >= deadline:
                 return False

@@ -20,6 +20,7 @@ from publisher.errors import ReleaseError, UnknownChannelError
 from publisher.logs import log_event
 from publisher.recipients import (
     Entries,
+    InvalidChoice,
     journalist_entry,
     normalise_address,
     parse_journalists,
@@ -112,10 +113,9 @@ def add_journalist(
     """Add or update one journalist; False when the address is suppressed (left out)."""
     try:
         address = normalise_address(address)
-        entry = journalist_entry(address, name, language, outlet, beats, cadence)
-    except ValueError as exc:
-        field_name = "cadence" if "cadence" in str(exc) else "email"
-        raise ReleaseError(address, field_name, str(exc), "correct the value") from None
+        entry = journalist_entry(name, language, outlet, beats, cadence)
+    except InvalidChoice as exc:
+        raise ReleaseError(address, exc.field, str(exc), "correct the value") from None
     entry.update(state="subscribed", since=_now(), source="staff")
     added, _ = _add(backend, JOURNALISTS, {address: entry}, actor, "added")
     return added == 1
@@ -123,7 +123,10 @@ def add_journalist(
 
 def remove_journalist(backend: Backend, address: str, actor: str) -> bool:
     """Delete a journalist (not a suppression: a later import may add them again)."""
-    key = address.strip().lower()
+    try:
+        key = normalise_address(address)  # stored as `add` and imports normalise it
+    except InvalidChoice:
+        return False
     removed = backend.store.remove_recipient(JOURNALISTS, key)
     if removed:
         backend.store.add_recipient_event(JOURNALISTS, "removed", actor, address=key)
