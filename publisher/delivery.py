@@ -14,6 +14,7 @@ rests on the store's claims:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -23,7 +24,12 @@ from typing import Any
 
 from publisher import channels as channels_registry
 from publisher.channels.base import Recipient, SendContext, Sender
-from publisher.errors import ChannelFault, PermanentDeliveryError, TransientDeliveryError
+from publisher.errors import (
+    ChannelFault,
+    PermanentDeliveryError,
+    RecipientMoved,
+    TransientDeliveryError,
+)
 from publisher.logs import log_event
 from publisher.settings import Settings
 from publisher.store import Ledger, Outcome, new_token
@@ -246,12 +252,19 @@ class BatchRun:
             self.flush_timer = asyncio.get_running_loop().call_later(0.02, self._flush)
 
     async def _attempt(self, recipient: Recipient, ctx: SendContext, attempt: int) -> Outcome:
-        address = recipient.address
+        address = recipient.address  # the record's; `recipient` may move (RecipientMoved)
         waited_s = 0.0
         progress = len(ctx.done_parts)
         while True:
             try:
                 ids = await self.sender.deliver(self.payload, recipient, ctx)
+            except RecipientMoved as exc:
+                if recipient.address != address:  # moved once already: not again
+                    return Outcome(address, "failed", ctx.done_parts, f"{exc}, after a move")
+                await self.ledger.move_recipient(self.channel, address, exc.new_address)
+                self._log(logging.INFO, "recipient moved", to=exc.new_address)
+                recipient = dataclasses.replace(recipient, address=exc.new_address)
+                continue
             except TransientDeliveryError as exc:
                 if len(ctx.done_parts) > progress:
                     # A part went through since the last failure: the platform is working, so
@@ -281,7 +294,7 @@ class BatchRun:
                 continue
             except PermanentDeliveryError as exc:
                 if exc.gone:
-                    await self.ledger.suppress(self.channel, address, str(exc))
+                    await self.ledger.suppress(self.channel, recipient.address, str(exc), exc.state)
                     return Outcome(address, "skipped", ctx.done_parts, str(exc), gone=True)
                 return Outcome(address, "failed", ctx.done_parts, str(exc))
             except ChannelFault as exc:

@@ -112,13 +112,25 @@ class PermanentDeliveryError(DeliveryError):
     """Raised when a recipient can never get this send (blocked, not found, content refused).
 
     ``gone`` is true when the recipient itself is gone (blocked the bot, address rejected):
-    the recipient is then suppressed and counted as skipped, not failed.
+    the recipient is then suppressed, with ``state`` as the suppression's state ("blocked",
+    "bounced"), and counted as skipped, not failed.
     """
 
-    def __init__(self, message: str, gone: bool = False) -> None:
+    def __init__(self, message: str, gone: bool = False, state: str = "blocked") -> None:
         super().__init__(message)
-        self.args = (message, gone)
+        self.args = (message, gone, state)
         self.gone = gone
+        self.state = state
+
+
+class RecipientMoved(DeliveryError):
+    """Raised when the platform says the recipient now lives at another address (a Telegram
+    group that became a supergroup): the record moves there and the send is tried there once."""
+
+    def __init__(self, message: str, new_address: str) -> None:
+        super().__init__(message)
+        self.args = (message, new_address)
+        self.new_address = new_address
 
 
 class ChannelFault(DeliveryError):

@@ -6,15 +6,19 @@ Runs in the worker's `publish` task. The caller passes `dispatch`, which queues 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from publisher import channels as channels_registry
 from publisher.channels.base import Channel
 from publisher.logs import log_event
 from publisher.settings import Settings
+from publisher.slugs import category_slug
 from publisher.store import Store
 
 log = logging.getLogger(__name__)
@@ -23,36 +27,65 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[str, str, str], None]
 
 
-def wants(recipient: dict[str, Any], release: dict[str, Any], versions: dict[str, str]) -> bool:
-    """Language and category choices: does this subscriber or journalist get this release?"""
-    categories = [c.lower() for c in recipient.get("categories") or recipient.get("beats") or []]
-    category = (release.get("category") or "").lower()
-    if categories and category and category not in categories:
+@dataclass(frozen=True)
+class Offer:
+    """What a release offers a recipient to choose by: its language and category slugs (a
+    translation also counts under its original's category, which is its `category`)."""
+
+    language: str
+    categories: frozenset[str]
+    category: str = ""
+
+    @classmethod
+    def of(cls, store: Store, release: dict[str, Any]) -> Offer:
+        names = [release.get("category") or ""]
+        if release.get("translation_of"):
+            names.insert(
+                0, store.load_release_json(release["translation_of"]).get("category") or ""
+            )
+        slugs = [category_slug(name) for name in names if name.strip()]
+        language = primary_language(release.get("language") or "en")
+        return cls(language, frozenset(slugs), slugs[0] if slugs else "")
+
+
+def primary_language(tag: str) -> str:
+    """ "ar-SA" -> "ar": choices name languages, not regions."""
+    return tag.split("-")[0].strip().lower()
+
+
+def wants(recipient: dict[str, Any], offer: Offer) -> bool:
+    """Language and category choices: does this subscriber or journalist get this version?
+
+    Someone who chose a language gets the versions in it and no other (an Arabic reader gets
+    the Arabic translation where there is one, and nothing of a release without one); "both"
+    (or no choice) gets every version. No categories chosen means all of them.
+    """
+    chosen = recipient.get("categories") or recipient.get("beats") or []
+    if chosen and offer.categories and not offer.categories & {category_slug(c) for c in chosen}:
         return False
-    language = (recipient.get("language") or "").lower()
-    own = (release.get("language") or "en").lower()
-    if language in ("", "both", own):
-        return True
-    # Another language: only the original goes to them, and only if no version is in theirs.
-    is_original = not release.get("translation_of")
-    return is_original and language not in {lang.lower() for lang in versions}
+    language = primary_language(recipient.get("language") or "")
+    return language in ("", "both") or language == offer.language
 
 
 def audience(
     store: Store,
     settings: Settings,
     channel: type[Channel],
-    release: dict[str, Any],
-    versions: dict[str, str],
+    offer: Offer,
+    tally: dict[str, Counter[str]] | None = None,
 ) -> Iterator[str]:
     """Who receives a release on one channel: its fixed recipients (the account, the public
     channel, the site), then the subscribers who want it, read from Redis a page at a time
-    (so a fan-out to 100,000 subscribers never holds them all in memory). `versions`:
-    language -> release id of every version of the release."""
+    (so a fan-out to 100,000 subscribers never holds them all in memory). `tally` counts
+    them by language and by category ("all" for those who chose no category)."""
     yield from channel.fixed_recipients(settings)
     if channel.has_subscribers:
         for address, info in store.iter_recipients(channel.name):
-            if wants(info, release, versions):
+            if wants(info, offer):
+                if tally is not None:
+                    tally["language"][info.get("language") or "both"] += 1
+                    chose = info.get("categories") or info.get("beats")
+                    tally["category"][offer.category if chose else "all"] += 1
                 yield address
 
 
@@ -70,8 +103,8 @@ def fan_out(
     # Every channel must be known here before any is fanned out: no half-sent releases.
     declared = [channels_registry.get(name) for name in channels]
     queued: dict[str, int] = {}
-    release = store.load_release_json(release_id)
-    versions = store.translations(store.release_field(release_id, "group") or release_id)
+    offer = Offer.of(store, store.load_release_json(release_id))
+    audiences: dict[str, dict[str, Counter[str]]] = {}
     for declaration in declared:
         channel = declaration.name
         size = declaration.batch_size_for(settings)
@@ -80,7 +113,8 @@ def fan_out(
         # The last recipients go in smaller batches, so that the workers finish together
         # instead of one sending a whole batch while the others wait.
         tail_from = store.recipient_count(channel) - 2 * size
-        recipients = audience(store, settings, declaration, release, versions)
+        tally = audiences.setdefault(channel, {"language": Counter(), "category": Counter()})
+        recipients = audience(store, settings, declaration, offer, tally)
         for chunk in _chunks(recipients, size, tail_from, max(1, size // 5)):
             batch_id, fresh = store.create_batch(release_id, channel, chunk)
             queued[channel] += fresh
@@ -93,6 +127,9 @@ def fan_out(
                 dispatch(release_id, channel, batch_id)
     if not store.mark_fanned_out(release_id):
         return {}
+    store.set_release_fields(
+        release_id, audience=json.dumps({c: t for c, t in audiences.items() if any(t.values())})
+    )
     store.set_release_fields(release_id, status="publishing", published_at=time.time())
     store.add_event(release_id, "published", "system", channels=",".join(channels))
     log_event(

@@ -55,3 +55,8 @@ def read_unsubscribe_token(token: str, settings: Settings | None = None) -> tupl
     except (BadSignature, ValueError, TypeError):
         return None
     return str(channel), str(address)
+
+
+def release_url(release_id: str, settings: Settings) -> str:
+    """A release's page on the website."""
+    return f"{settings.public_url.rstrip('/')}/releases/{release_id}/"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,35 @@ def read_text(path: Path) -> str:
         raise ReleaseError(str(path), "file", "no such file", "check the path") from None
     except UnicodeDecodeError:
         raise ReleaseError(str(path), "file", "not UTF-8 text", "save it as UTF-8") from None
+
+
+#: What a Telegram subscriber may choose to read in: one language, or every version.
+SUBSCRIBER_LANGUAGES = ("en", "ar", "both")
+#: A subscriber's state as `subscribers list` shows it.
+SUBSCRIBER_STATES = ("subscribed", "stopped", "blocked")
+
+
+def subscriber_entry(
+    chat_type: str, language: str, categories: list[str] | None, source: str
+) -> dict[str, Any]:
+    """A subscriber's stored record, kept small (a press office has 100,000 of them): the
+    time as epoch seconds, and no categories at all when they read every category."""
+    entry: dict[str, Any] = {
+        "type": chat_type,
+        "language": language,
+        "since": int(time.time()),
+        "source": source,
+    }
+    if categories:
+        entry["categories"] = sorted(set(categories))
+    return entry
+
+
+def iso_time(value: Any) -> str:
+    """A stored time (epoch seconds, or already ISO 8601) as ISO 8601 in UTC."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+    return str(value or "")
 
 
 def parse_subscribers(path: Path) -> tuple[Entries, list[ReleaseError]]:

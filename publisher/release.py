@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -24,6 +23,7 @@ from babel import Locale, UnknownLocaleError
 from publisher.errors import ReleaseError, ReleaseErrors
 from publisher.media import ImageFile, check_image
 from publisher.settings import get_settings
+from publisher.slugs import slugify
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -46,7 +46,6 @@ KNOWN_FIELDS = {
 }
 #: The channels a release goes to when it names none (the built-in ones).
 DEFAULT_CHANNELS = ("telegram", "x", "email", "website")
-SLUG_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -138,15 +137,6 @@ def locale_for(language: str) -> Locale:
         except (UnknownLocaleError, ValueError):
             continue
     return Locale.parse("en")
-
-
-def slugify(text: str, max_length: int = SLUG_MAX) -> str:
-    """ASCII `[a-z0-9-]` slug of a text, cut at a word boundary; empty if no Latin letters."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > max_length:
-        slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
-    return slug
 
 
 def make_id(title: str, when: datetime) -> str:

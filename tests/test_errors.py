@@ -11,6 +11,7 @@ from publisher.errors import (
     DeliveryError,
     PermanentDeliveryError,
     PublisherError,
+    RecipientMoved,
     ReleaseError,
     ReleaseErrors,
     RenderError,
@@ -31,6 +32,7 @@ CASES = [
     TransientDeliveryError("429 Too Many Requests", retry_after_s=3.0),
     PermanentDeliveryError("bot was blocked by the user", gone=True),
     ChannelFault("Telegram refused the bot token"),
+    RecipientMoved("the group became a supergroup", "-1001234567890"),
 ]
 
 

@@ -179,11 +179,20 @@ def test_finish_counts_each_outcome_once(redis_client: redis.Redis) -> None:
 
 def test_suppression_holds_against_imports_until_lifted(redis_client: redis.Redis) -> None:
     store = Store(redis_client)
-    store.add_recipients("chat", {"a": {}, "b": {}})
-    store.suppress("chat", "a", "blocked")
+    store.add_recipients("chat", {"a": {"language": "ar"}, "b": {}})
+    store.suppress("chat", "a", "bot was blocked by the user", "blocked")
     assert store.add_recipients("chat", {"a": {}, "c": {}}) == (1, 1), "a stays out"
     assert store.suppressed("chat", ["a", "b", "c"]) == {"a"}
-    store.unsuppress("chat", "a")
+    choices, why = store.recipient("chat", "a")  # type: ignore[misc]
+    assert choices == {"language": "ar"}, "the choices are kept aside for a later subscribe"
+    assert why is not None and (why["state"], why["cause"]) == (
+        "blocked",
+        "bot was blocked by the user",
+    )
+    assert [a for a, _, _ in store.iter_suppressed("chat")] == ["a"]
+    store.put_recipient("chat", "a", {**choices, "since": 1})  # the person's own subscribe
+    assert store.recipient("chat", "a") == ({"language": "ar", "since": 1}, None)
+    assert store.suppressed("chat", ["a"]) == set()
     assert store.add_recipients("chat", {"a": {}}) == (1, 0)
     assert store.remove_recipient("chat", "b") and not store.remove_recipient("chat", "b")
     assert sorted(store.recipients("chat")) == ["a", "c"]
@@ -194,3 +203,26 @@ def test_suppression_holds_against_imports_until_lifted(redis_client: redis.Redi
     )
     ((_, fields),) = entries
     assert fields[b"type"] == b"imported" and fields[b"who"] == b"ana" and fields[b"added"] == b"1"
+
+
+def test_a_moved_chat_takes_its_record_and_suppression_along(redis_client: redis.Redis) -> None:
+    store = Store(redis_client)
+    store.add_recipients("chat", {"-5": {"language": "ar"}, "-6": {}})
+    assert store.move_recipient("chat", "-5", "-1005")
+    assert store.recipient("chat", "-1005") == ({"language": "ar"}, None)
+    assert store.recipient("chat", "-5") is None
+    store.suppress("chat", "-6", "removed", "blocked")
+    assert store.move_recipient("chat", "-6", "-1006")
+    moved = store.recipient("chat", "-1006")
+    assert moved is not None and moved[1] is not None and moved[1]["state"] == "blocked"
+    assert not store.move_recipient("chat", "-7", "-1007"), "nothing to move"
+
+
+def test_an_inbound_message_is_claimed_once(redis_client: redis.Redis) -> None:
+    store = Store(redis_client)
+    assert store.claim_inbound("src", 100_000_001)
+    assert not store.claim_inbound("src", 100_000_001)
+    assert store.claim_inbound("other", 100_000_001), "another source's ids are its own"
+    assert store.claim_inbound("src", 100_000_002)
+    ttl = redis_client.ttl("pub:seen:src:" + str(100_000_001 // 512))
+    assert 0 < ttl <= 86_400

@@ -83,5 +83,9 @@ def print_status(status: dict[str, Any]) -> None:
     for channel, counts in status["channels"].items():
         table.add_row(channel, *(str(counts[c]) for c in COUNTS))
     console.print(table)
+    for channel, counts in status["channels"].items():
+        for kind, values in counts.get("audience", {}).items():
+            shares = ", ".join(f"{name} {count}" for name, count in sorted(values.items()))
+            console.print(f"{channel} audience by {kind}: {shares}", markup=False)
     for error in status["errors"][:50]:
         console.print(f"{error['channel']} {error['recipient']}: {error['error']}", markup=False)

@@ -38,17 +38,18 @@ def subscribers_import(channel: str, file: Path) -> None:
 @click.option("--channel", "channel", default="telegram", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def subscribers_list(channel: str, as_json: bool) -> None:
-    """Who is subscribed, with their choices."""
-    rows = [
-        {"chat_id": row.pop("address"), **row}
-        for row in services.list_recipients(backend(), channel)
-    ]
+    """Who is subscribed (and who stopped or blocked the bot), with their choices."""
+    rows = services.list_recipients(backend(), channel)
+    for row in rows:
+        if "chat_id" in row:
+            del row["address"]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        categories = ";".join(row.get("categories", []))
-        click.echo(f"{row['chat_id']}\t{row.get('language', '')}\t{categories}")
+        categories = ";".join(row.get("categories", [])) or "all"
+        address = row.get("chat_id") or row["address"]
+        click.echo(f"{address}\t{row['state']}\t{row.get('language', '')}\t{categories}")
 
 
 @subscribers.command("stats")
@@ -109,7 +110,9 @@ def journalists_remove(email: str) -> None:
 def journalists_list(as_json: bool) -> None:
     """Every journalist with their choices."""
     rows = [
-        {"email": row.pop("address"), **row} for row in services.list_recipients(backend(), "email")
+        {"email": row.pop("address"), **row}
+        for row in services.list_recipients(backend(), "email")
+        if row["state"] == "subscribed"
     ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -36,6 +36,7 @@ from publisher.errors import (
     ChannelFault,
     DeliveryError,
     PermanentDeliveryError,
+    RecipientMoved,
     TransientDeliveryError,
 )
 from publisher.senders.aiohttp_request import AiohttpRequest
@@ -108,10 +109,9 @@ def _bad_request(exc: TelegramError, release_id: str) -> DeliveryError:
 
 def _chat_migrated(exc: TelegramError, release_id: str) -> DeliveryError:
     assert isinstance(exc, ChatMigrated)
-    return PermanentDeliveryError(
-        f"Telegram: the group became a supergroup with chat id {exc.new_chat_id}; "
-        "subscribe that id instead",
-        gone=True,
+    return RecipientMoved(
+        f"Telegram: the group became a supergroup with chat id {exc.new_chat_id}",
+        str(exc.new_chat_id),
     )
 
 

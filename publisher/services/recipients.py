@@ -19,18 +19,22 @@ from publisher import channels as channel_registry
 from publisher.errors import ReleaseError, UnknownChannelError
 from publisher.logs import log_event
 from publisher.recipients import (
+    SUBSCRIBER_STATES,
     Entries,
     InvalidChoice,
+    iso_time,
     journalist_entry,
     normalise_address,
     parse_journalists,
     parse_subscribers,
+    subscriber_entry,
 )
 from publisher.services.backend import Backend
 
 log = logging.getLogger(__name__)
 
 JOURNALISTS = "email"
+TELEGRAM = "telegram"
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,13 @@ def import_subscribers(backend: Backend, channel: str, path: Path, actor: str) -
     """Chats from a file (one id or @channel a line, optionally `,language,category;...`)."""
     channel = _subscriber_channel(channel)
     entries, problems = parse_subscribers(path)
-    since = _now()
-    for chat, entry in entries.items():
-        entry.update(
-            type=chat_type(chat),
-            language=entry.get("language") or "both",
-            state="subscribed",
-            since=since,
-            source="import",
+    records = {
+        chat: subscriber_entry(
+            chat_type(chat), entry.get("language") or "both", entry.get("categories"), "import"
         )
-    added, left_out = _add(backend, channel, entries, actor, "imported")
+        for chat, entry in entries.items()
+    }
+    added, left_out = _add(backend, channel, records, actor, "imported")
     return ImportReport(added, left_out, problems)
 
 
@@ -135,43 +136,78 @@ def remove_journalist(backend: Backend, address: str, actor: str) -> bool:
 
 
 def list_recipients(backend: Backend, channel: str) -> list[dict[str, Any]]:
-    """Every recipient of a channel with their choices, sorted by address."""
+    """Every recipient of a channel with their choices and state (suppressed ones too, with
+    why), sorted by address. Telegram's rows carry `chat_id`, `type`, `language`,
+    `categories`, `state`, `since` and `source`, as DESIGN.md gives them."""
     channel = _subscriber_channel(channel)
-    found = backend.store.recipients(channel)
-    return [{"address": address, **info} for address, info in sorted(found.items())]
+    store = backend.store
+    rows = [_row(channel, a, info, None) for a, info in store.iter_recipients(channel)]
+    rows += [_row(channel, a, info, why) for a, info, why in store.iter_suppressed(channel)]
+    return sorted(rows, key=lambda row: row["address"])
+
+
+def _row(
+    channel: str, address: str, info: dict[str, Any], why: dict[str, Any] | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"address": address, **info, "state": "subscribed"}
+    if why is not None:
+        row.update(state=why.get("state") or "suppressed", cause=why.get("cause", ""))
+    row["since"] = iso_time(info.get("since"))
+    if channel == TELEGRAM:
+        row = {"chat_id": address, **row}
+        row.setdefault("type", chat_type(address))
+        row.setdefault("language", "both")
+        row.setdefault("categories", [])
+        row.setdefault("source", "import")
+        if row["state"] not in SUBSCRIBER_STATES:  # older suppressions: the chat was gone
+            row["state"] = "stopped" if row["state"] == "unsubscribed" else "blocked"
+    return row
 
 
 def subscribe(
     backend: Backend, channel: str, address: str, choices: dict[str, Any], actor: str, source: str
 ) -> None:
-    """The person's own subscribe (`/start`, a confirmed sign-up): lifts a suppression."""
+    """The person's own subscribe (a confirmed sign-up): lifts a suppression."""
     channel = _subscriber_channel(channel)
     entry = {"state": "subscribed", "since": _now(), "source": source, **choices}
-    backend.store.unsuppress(channel, address)
-    backend.store.add_recipients(channel, {address: entry})
+    backend.store.put_recipient(channel, address, entry)
     backend.store.add_recipient_event(channel, "subscribed", actor, address=address, source=source)
     log_event(log, INFO, "subscribed", channel=channel, source=source)
 
 
-def suppress(backend: Backend, channel: str, address: str, actor: str, cause: str) -> None:
+def suppress(
+    backend: Backend,
+    channel: str,
+    address: str,
+    actor: str,
+    cause: str,
+    state: str = "suppressed",
+) -> None:
     """Stop every delivery to an address for good (unsubscribed, blocked, bounced, by staff)."""
     channel = _subscriber_channel(channel)
-    backend.store.suppress(channel, address, cause)
-    backend.store.add_recipient_event(channel, "suppressed", actor, address=address, cause=cause)
-    log_event(log, INFO, "suppressed", channel=channel, cause=cause, actor=actor)
+    backend.store.suppress(channel, address, cause, state)
+    event = {"address": address, "cause": cause, "state": state}
+    backend.store.add_recipient_event(channel, "suppressed", actor, **event)
+    log_event(log, INFO, "suppressed", channel=channel, cause=cause, state=state, actor=actor)
 
 
 def unsubscribe(backend: Backend, channel: str, address: str, actor: str) -> None:
-    """The person's own unsubscribe (`/stop`, an unsubscribe link): a suppression."""
-    suppress(backend, channel, address, actor, "unsubscribed")
+    """The person's own unsubscribe (an unsubscribe link): a suppression."""
+    suppress(backend, channel, address, actor, "unsubscribed", "unsubscribed")
 
 
 def stats(backend: Backend, channel: str) -> dict[str, dict[str, int]]:
-    """Recipients of a channel per language and per category (no categories: "all")."""
+    """Receiving recipients of a channel per language and per category (none chosen: "all"),
+    and every recipient per state (subscribed, stopped, blocked...)."""
+    channel = _subscriber_channel(channel)
     by_language: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
-    for _, info in backend.store.iter_recipients(_subscriber_channel(channel)):
+    by_state: Counter[str] = Counter()
+    for _, info in backend.store.iter_recipients(channel):
+        by_state["subscribed"] += 1
         by_language[info.get("language") or "both"] += 1
         for category in info.get("categories") or info.get("beats") or ["all"]:
             by_category[category] += 1
-    return {"language": dict(by_language), "category": dict(by_category)}
+    for address, info, why in backend.store.iter_suppressed(channel):
+        by_state[_row(channel, address, info, why)["state"]] += 1
+    return {"language": dict(by_language), "category": dict(by_category), "state": dict(by_state)}

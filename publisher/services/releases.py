@@ -18,6 +18,7 @@ from publisher import channels as channel_registry
 from publisher.errors import ReleaseError, ReleaseErrors, RenderError, UnknownChannelError
 from publisher.logs import log_event
 from publisher.release import Release, load_release, parse_datetime, publishing_problems
+from publisher.services import subscribers
 from publisher.services.backend import Backend
 from publisher.services.rendering import render_all
 from publisher.settings import get_settings
@@ -192,6 +193,11 @@ def submit_rendered(
             return Submission(release_id, "retrying", count=count)
         return Submission(release_id, "already-published")
     store.save_release(release_id, release.to_json(), rendered)
+    if release.category:
+        original = ""
+        if release.translation_of:
+            original = store.load_release_json(release.translation_of).get("category") or ""
+        subscribers.note_category(backend, release.category, release.language, original)
     store.set_release_fields(release_id, channels=json.dumps(chosen))
     store.add_event(release_id, "submitted", actor, channels=",".join(chosen))
     when = at or release.publish_at

@@ -3,6 +3,7 @@ records, and a watch that follows a release until nothing is pending."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,12 @@ def release_status(backend: Backend, release_id: str) -> dict[str, Any]:
                 result["errors"].append(
                     {"channel": channel, "recipient": record.recipient, "error": record.error}
                 )
+    # Who the release was fanned out to, per language and category (subscribers who chose no
+    # category count under "all"), for channels with subscribers.
+    audiences = json.loads(store.release_field(release_id, "audience") or "{}")
+    for channel, audience in audiences.items():
+        if channel in result["channels"]:
+            result["channels"][channel]["audience"] = audience
     result["events"] = store.events(release_id)
     if result["state"] == "publishing" and not any(
         c["pending"] or c["paused"] for c in result["channels"].values()

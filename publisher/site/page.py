@@ -9,7 +9,6 @@ JSON-LD NewsArticle. Every value is autoescaped by the template except the body,
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from typing import Any
 
 from babel.core import get_global
 
-from publisher.release import Release, locale_for, slugify
+from publisher.release import Release, locale_for
 from publisher.render import BodyParts, RenderContext, format_release_date
+from publisher.slugs import category_slug
 
 DESCRIPTION_MAX = 200
 
@@ -96,11 +96,6 @@ def og_locale(language: str) -> str:
         likely = get_global("likely_subtags").get(locale.language, "")
         territory = likely.rsplit("_", 1)[-1] if "_" in likely else ""
     return f"{locale.language}_{territory}" if territory else locale.language
-
-
-def category_slug(name: str) -> str:
-    """The URL slug of a category: ASCII, or a short hash for names without Latin letters."""
-    return slugify(name) or "c-" + hashlib.sha1(name.encode()).hexdigest()[:10]
 
 
 def category_path(name: str) -> str:

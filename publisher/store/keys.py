@@ -12,12 +12,22 @@ Releases (`publisher.store.releases`)::
     pub:r:{r}:ev        stream  the release's events: type, who, at, details
     pub:group:{g}       hash    language -> release id of every version of a release
     pub:schedule        zset    release id -> when it is due (epoch s)
+    pub:published       zset    release id -> when it was fanned out (epoch s): the latest
+    pub:categories      hash    category slug -> JSON {language: name} of every category used
 
 Recipients (`publisher.store.recipients`)::
 
-    pub:rcpt:{c}        hash    address -> JSON of the recipient's name, language, choices
-    pub:supp:{c}        hash    address -> why it is suppressed (no import adds it back)
-    pub:rcpt:{c}:ev     stream  changes to the channel's recipients: type, who, at, details
+    pub:rcpt:{c}        hash    address -> JSON of a receiving recipient's name, language,
+                                choices: only these are fanned out to
+    pub:rcpt:{c}:off    hash    address -> the same JSON, kept while the address is suppressed
+                                (a later subscribe restores the choices)
+    pub:supp:{c}        hash    address -> JSON {state, cause, at}: why it is suppressed (no
+                                import adds it back)
+    pub:rcpt:{c}:ev     stream  changes to the channel's recipients: type, who, details (when:
+                                the entry id)
+    pub:seen:{s}:{n}    set     ids of the inbound messages source {s} has handled (a face
+                                that reads a platform's updates), n = id // 512 (an intset of
+                                4 bytes an id); expires a day after its last id
 
 Deliveries (`publisher.store.ledger`), per release and channel::
 
@@ -48,6 +58,8 @@ PREFIX = "pub"
 
 K_RELEASES = f"{PREFIX}:releases"
 K_SCHEDULE = f"{PREFIX}:schedule"
+K_PUBLISHED = f"{PREFIX}:published"
+K_CATEGORIES = f"{PREFIX}:categories"
 K_ACTIVE = f"{PREFIX}:active"
 K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
 
@@ -74,6 +86,19 @@ def k_recipient_events(channel: str) -> str:
 
 def k_suppressed(channel: str) -> str:
     return f"{PREFIX}:supp:{channel}"
+
+
+def k_recipients_off(channel: str) -> str:
+    return f"{PREFIX}:rcpt:{channel}:off"
+
+
+SEEN_BUCKET = 512  # Redis keeps a set of at most 512 integers as a compact intset
+
+
+def k_seen(source: str, bucket: int | str) -> str:
+    """One set of the inbound message ids `source` has handled: those whose id // SEEN_BUCKET
+    is `bucket`."""
+    return f"{PREFIX}:seen:{source}:{bucket}"
 
 
 def k_records(release_id: str, channel: str) -> str:

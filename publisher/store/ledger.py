@@ -46,11 +46,10 @@ from publisher.store.keys import (
     k_leases,
     k_media,
     k_paused,
-    k_recipients,
     k_records,
     k_release,
-    k_suppressed,
 )
+from publisher.store.recipients import recipient_keys, suppression_json
 from publisher.store.records import COUNT_FIELDS, QUEUED, DeliveryRecord, Outcome
 from publisher.store.releases import Releases
 
@@ -235,6 +234,8 @@ class Ledger:
         self._start = client.register_script(lua.START)
         self._finish = client.register_script(lua.FINISH)
         self._parts = client.register_script(lua.PARTS)
+        self._suppress = client.register_script(lua.SUPPRESS)
+        self._move = client.register_script(lua.MOVE)
 
     async def claim(
         self, release_id: str, channel: str, batch_id: str, token: str, lease_s: float
@@ -316,12 +317,14 @@ class Ledger:
         pipe.xadd(k_events(release_id), event_fields("paused", "system", details))
         await pipe.execute()
 
-    async def suppress(self, channel: str, address: str, reason: str) -> None:
+    async def suppress(self, channel: str, address: str, reason: str, state: str) -> None:
         """See `Store.suppress`."""
-        pipe = self.redis.pipeline()
-        pipe.hset(k_suppressed(channel), address, reason)
-        pipe.hdel(k_recipients(channel), address)
-        await pipe.execute()
+        args = [address, suppression_json(state, reason)]
+        await self._suppress(keys=recipient_keys(channel), args=args)
+
+    async def move_recipient(self, channel: str, old: str, new: str) -> bool:
+        """See `Store.move_recipient`."""
+        return bool(await self._move(keys=recipient_keys(channel), args=[old, new]))
 
     def media(self, release_id: str) -> RedisMediaCache:
         return RedisMediaCache(self.redis, release_id)

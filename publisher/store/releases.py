@@ -11,8 +11,16 @@ import json
 import time
 from typing import Any, cast
 
-from publisher.store.base import StoreBase, decode, event_fields
-from publisher.store.keys import K_RELEASES, K_SCHEDULE, k_events, k_group, k_release
+from publisher.store.base import StoreBase, decode, event_fields, read_events
+from publisher.store.keys import (
+    K_CATEGORIES,
+    K_PUBLISHED,
+    K_RELEASES,
+    K_SCHEDULE,
+    k_events,
+    k_group,
+    k_release,
+)
 
 
 class Releases(StoreBase):
@@ -61,8 +69,43 @@ class Releases(StoreBase):
         self.redis.hset(k_release(release_id), mapping=dict(fields))
 
     def mark_fanned_out(self, release_id: str) -> bool:
-        """True for the one caller that fans a release out; False if it already was."""
-        return bool(self.redis.hsetnx(k_release(release_id), "fanned_out", str(time.time())))
+        """True for the one caller that fans a release out; False if it already was. From then
+        on the release is among the published ones (`published`)."""
+        now = time.time()
+        if not self.redis.hsetnx(k_release(release_id), "fanned_out", str(now)):
+            return False
+        self.redis.zadd(K_PUBLISHED, {release_id: now}, nx=True)
+        return True
+
+    def published(self, start: int = 0, count: int = 50) -> list[str]:
+        """Ids of published releases, the latest first."""
+        found = self.redis.zrevrange(K_PUBLISHED, start, start + count - 1)
+        return [decode(r) for r in found]
+
+    def release_summaries(self, release_ids: list[str], *fields: str) -> list[dict[str, str]]:
+        """Some fields of each release's hash, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for release_id in release_ids:
+            pipe.hmget(k_release(release_id), list(fields))
+        return [
+            {f: decode(v) for f, v in zip(fields, values, strict=True) if v is not None}
+            for values in pipe.execute()
+        ]
+
+    # --- categories -----------------------------------------------------------------------
+
+    def note_category(self, slug: str, language: str, name: str) -> None:
+        """Remember a category and its name in one language (subscribers choose among these)."""
+        raw = self.redis.hget(K_CATEGORIES, slug)
+        names = json.loads(raw) if raw else {}
+        if names.get(language) != name:
+            names[language] = name
+            self.redis.hset(K_CATEGORIES, slug, json.dumps(names, ensure_ascii=False))
+
+    def categories(self) -> dict[str, dict[str, str]]:
+        """Every category used so far: slug -> {language: name}."""
+        raw = self.redis.hgetall(K_CATEGORIES)
+        return {decode(slug): json.loads(names) for slug, names in raw.items()}
 
     def translations(self, group_id: str) -> dict[str, str]:
         """Language -> release id of every version of a release."""
@@ -76,8 +119,7 @@ class Releases(StoreBase):
         self.redis.xadd(k_events(release_id), event_fields(kind, who, details))
 
     def events(self, release_id: str) -> list[dict[str, str]]:
-        entries = self.redis.xrange(k_events(release_id))
-        return [{decode(k): decode(v) for k, v in fields.items()} for _, fields in entries]
+        return read_events(self.redis.xrange(k_events(release_id)))
 
     # --- schedule -------------------------------------------------------------------------
 

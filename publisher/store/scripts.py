@@ -1,4 +1,5 @@
-"""The Lua behind `publisher.store.ledger`: every change of a delivery record's state.
+"""The Lua behind `publisher.store.ledger` (every change of a delivery record's state) and
+the few changes of a recipient that must be atomic.
 
 Each script runs atomically in Redis, for a batch of recipients at a time. The key names come
 from `publisher.store.keys`; each script says which keys (KEYS) and arguments (ARGV) it takes,
@@ -206,3 +207,32 @@ for _, r in ipairs(members) do table.insert(out, r) end
 return out
 """
 )
+
+# Recipients (`publisher.store.recipients`). KEYS for both: receiving, kept choices, suppressed.
+
+# Suppress an address: its record moves aside (kept for a later subscribe) and the suppression
+# is written. ARGV: address, the suppression's JSON. Returns 1 if it was receiving.
+SUPPRESS = """
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if rec then
+  redis.call('HSET', KEYS[2], ARGV[1], rec)
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return rec and 1 or 0
+"""
+
+# A chat that changed its id (a group became a supergroup): whatever is kept under the old
+# address, receiving or suppressed, moves to the new one. ARGV: old, new. Returns 1 if moved.
+MOVE = """
+local moved = 0
+for i = 1, 3 do
+  local value = redis.call('HGET', KEYS[i], ARGV[1])
+  if value then
+    redis.call('HSET', KEYS[i], ARGV[2], value)
+    redis.call('HDEL', KEYS[i], ARGV[1])
+    moved = 1
+  end
+end
+return moved
+"""

@@ -33,6 +33,7 @@ from publisher.errors import (
     ChannelFault,
     DeliveryError,
     PermanentDeliveryError,
+    RecipientMoved,
     TransientDeliveryError,
 )
 from publisher.senders.aiohttp_request import AiohttpRequest
@@ -308,7 +309,7 @@ CASES: list[tuple[TelegramError, type[DeliveryError], bool | None]] = [
     (BadRequest("Bad Request: chat_id is empty"), PermanentDeliveryError, True),
     (BadRequest("Bad Request: message is too long"), PermanentDeliveryError, False),
     (BadRequest("Bad Request: can't parse entities: x"), PermanentDeliveryError, False),
-    (ChatMigrated(-1009876543210), PermanentDeliveryError, True),
+    (ChatMigrated(-1009876543210), RecipientMoved, None),
     (InvalidToken("Unauthorized"), ChannelFault, None),
     (InvalidToken("Not Found"), ChannelFault, None),
     (EndPointNotFound("Endpoint 'sendFoo' not found"), ChannelFault, None),
@@ -335,7 +336,9 @@ def test_translation(exc: TelegramError, expected: type[DeliveryError], gone: bo
 
 
 def test_a_migrated_group_names_its_new_id() -> None:
-    assert "-1009876543210" in str(translate(ChatMigrated(-1009876543210)))
+    moved = translate(ChatMigrated(-1009876543210))
+    assert isinstance(moved, RecipientMoved) and moved.new_address == "-1009876543210"
+    assert "-1009876543210" in str(moved)
 
 
 def test_retry_after_as_timedelta_gives_seconds() -> None:

@@ -9,7 +9,14 @@ from pathlib import Path
 from publisher.store import keys
 
 ROOT = Path(__file__).resolve().parents[2]
-PLACEHOLDERS = {"release_id": "{r}", "channel": "{c}", "group_id": "{g}", "name": "{name}"}
+PLACEHOLDERS = {
+    "release_id": "{r}",
+    "channel": "{c}",
+    "group_id": "{g}",
+    "name": "{name}",
+    "source": "{s}",
+    "bucket": "{n}",
+}
 
 
 def key_names() -> list[str]:
