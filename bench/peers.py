@@ -62,7 +62,52 @@ def _telegram_ops(peer: Any) -> dict[str, Callable[..., Any]]:
             "text_len": max((len(r.params.get("text") or "") for r in ok), default=0),
         }
 
+    pushed: dict[int, float] = {}  # chat -> when its /start became available (monotonic)
+
+    def push_starts(count: int, base: int, rate_per_s: float) -> None:
+        """Queue `count` /start messages from new users for getUpdates: all at once (rate 0)
+        or paced at `rate_per_s` in a thread, so the benchmark can wait meanwhile."""
+
+        def push() -> None:
+            t0 = time.monotonic()
+            for n in range(count):
+                if rate_per_s:
+                    delay = t0 + n / rate_per_s - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                chat = base + n
+                pushed[chat] = time.monotonic()
+                peer.user_message(chat, "/start", language_code="ar" if n % 3 == 0 else "en")
+
+        if rate_per_s:
+            threading.Thread(target=push, daemon=True).start()
+        else:
+            push()
+
+    def reply_latencies() -> dict[str, Any]:
+        """From each /start becoming available to the first reply reaching this peer."""
+        first: dict[int, float] = {}
+        for r in sends():
+            if r.ok and isinstance(r.chat_id, int) and r.chat_id in pushed:
+                first.setdefault(r.chat_id, r.t)
+        lat = sorted(first[c] - pushed[c] for c in first)
+        return {
+            "answered": len(first),
+            "pushed": len(pushed),
+            "latencies": lat,
+            "first_push": min(pushed.values(), default=0.0),
+            "last_reply": max(first.values(), default=0.0),
+            "replies": sum(1 for r in sends() if r.ok),
+        }
+
+    def reset_all() -> None:
+        pushed.clear()
+        peer.reset()
+
     return {
+        "push_starts": push_starts,
+        "reply_latencies": reply_latencies,
+        "reset_all": reset_all,
         "count": lambda: sum(1 for r in list(peer.requests) if r.ok),
         "summary": summary,
         "send_times": lambda: sorted(r.t for r in sends()),

@@ -8,7 +8,12 @@ rests on the store's claims:
 - it marks a few recipients `sending` just before their requests start, so a crash leaves
   only those (at most PUBLISHER_MAX_IN_FLIGHT per process) to be flagged as possible duplicates;
 - a send accepted but not yet recorded still holds its in-flight slot until its outcome is
-  written, so batching the writes never widens that bound.
+  written, so batching the writes never widens that bound;
+- a send starts only under a claim that still holds (the START script checks the token, and
+  an inline retry or the next part of a recipient checks again): once the claims of a task
+  were released (its lease expired, or its worker was found dead), the task can finish only
+  what was already in flight, so even a worker that was stalled and comes back doubles at most
+  its in-flight sends, each flagged.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ START_CHUNK = 16
 MAX_ATTEMPTS = 5
 INLINE_RETRY_LIMIT_S = 20.0
 DRY_RUN = "dry run"
+
+
+class ClaimLost(Exception):
+    """Raised when a batch task finds its claim on a recipient gone: another task owns it now."""
 
 
 class InFlightWindow:
@@ -92,8 +101,12 @@ class BatchRun:
         payload: dict[str, Any],
         lookup: Callable[[list[str]], dict[str, Recipient]],
         unsubscribe_url: Callable[[str], str] | None = None,
+        owner: str = "",
+        lease_s: float = LEASE_S,
     ) -> None:
         self.ledger = ledger
+        self.owner = owner  # the worker process the claims are registered under
+        self.lease_s = lease_s
         self.sender = sender
         self.release_id = release_id
         self.channel = channel
@@ -125,7 +138,7 @@ class BatchRun:
     async def run(self, batch_id: str) -> dict[str, int]:
         started_s = time.monotonic()
         claimed = await self.ledger.claim(
-            self.release_id, self.channel, batch_id, self.token, LEASE_S
+            self.release_id, self.channel, batch_id, self.token, self.lease_s, self.owner
         )
         if not claimed:  # delivered twice, or taken by another task
             log_event(log, logging.INFO, "batch already taken", **self._where(batch_id))
@@ -136,6 +149,7 @@ class BatchRun:
         try:
             return await self._run_claimed(claimed)
         finally:
+            await self._close_claim()
             log_event(
                 log,
                 logging.INFO,
@@ -145,6 +159,14 @@ class BatchRun:
                 **dict(sorted(self.tally.items())),
                 seconds=round(time.monotonic() - started_s, 3),
             )
+
+    async def _close_claim(self) -> None:
+        if not self.owner:
+            return
+        try:
+            await self.ledger.close_claim(self.release_id, self.channel, self.token)
+        except Exception as exc:  # noqa: BLE001 - the tick finds the token's records gone
+            self._log(logging.WARNING, "claim not closed", error=str(exc))
 
     def _where(self, batch_id: str) -> dict[str, str]:
         return {"release_id": self.release_id, "channel": self.channel, "batch": batch_id}
@@ -204,6 +226,12 @@ class BatchRun:
         self.next_index += len(chunk)
         return chunk
 
+    def _refused(self, chunk: list[str], started: list[str]) -> None:
+        """Recipients START would not mark as sending are no longer ours (released, or taken
+        by another task since): this task has nothing more to say about them."""
+        if len(started) < len(chunk):
+            self.unfinished.difference_update(set(chunk).difference(started))
+
     def _launch(self, started: list[str]) -> None:
         for address in started:
             attempts, done, maybe_sent = self.claimed[address]
@@ -221,6 +249,7 @@ class BatchRun:
             started = []
             if chunk:
                 started = await self.ledger.start(self.release_id, self.channel, chunk, self.token)
+                self._refused(chunk, started)
             await self.window.give(granted - len(started))
             self._launch(started)
         # A write under way may still start sends: wait until neither is left.
@@ -291,7 +320,11 @@ class BatchRun:
                 await asyncio.sleep(delay)
                 waited_s += delay
                 attempt += 1
+                if not await self._still_holds(address):
+                    return self._lost(address, ctx)
                 continue
+            except ClaimLost:
+                return self._lost(address, ctx)
             except PermanentDeliveryError as exc:
                 if exc.gone:
                     await self.ledger.suppress(self.channel, recipient.address, str(exc), exc.state)
@@ -310,16 +343,34 @@ class BatchRun:
                 return Outcome(address, "skipped", ids, DRY_RUN)
             return Outcome(address, "sent", ids)
 
+    async def _still_holds(self, address: str) -> bool:
+        """Before a send is tried again: is the claim still this task's? (A worker stalled
+        past its lease comes back to find it taken.) Unsure is no."""
+        try:
+            return await self.ledger.holds(self.release_id, self.channel, address, self.token)
+        except Exception:  # noqa: BLE001 - Redis away: do not send without knowing
+            return False
+
+    def _lost(self, address: str, ctx: SendContext) -> Outcome:
+        """The outcome of a recipient whose claim was lost: FINISH drops it (another task owns
+        the record now)."""
+        self._log(logging.WARNING, "claim lost", parts_done=len(ctx.done_parts))
+        return Outcome(address, "retry", ctx.done_parts, "claim lost to another task")
+
     def _part_recorder(self, address: str, ctx: SendContext) -> Any:
         """Make each posted part durable before the next one is posted, and keep it in
         `ctx.done_parts`, so every retry (inline, after a lease, after resume) and every
-        outcome written for this recipient continues after it instead of starting over."""
+        outcome written for this recipient continues after it instead of starting over.
+        Raises ClaimLost when the record is no longer this task's: the next part is not sent."""
 
         async def record(index: int, platform_id: str) -> None:
             ids = ctx.done_parts
             del ids[index:]
             ids.append(platform_id)
-            await self.ledger.record_parts(self.release_id, self.channel, address, list(ids))
+            if not await self.ledger.record_parts(
+                self.release_id, self.channel, address, list(ids), self.token
+            ):
+                raise ClaimLost(address)
 
         return record
 
@@ -350,16 +401,22 @@ class BatchRun:
         except Exception as exc:  # noqa: BLE001 - re-raised by run() once the sends settle
             self.write_error = self.write_error or exc
             started = []
+        self._refused(chunk, started)
         self._launch(started)
         await self.window.give(len(outcomes) - len(started))
 
     async def _finish_rest(self, state: str, reason: str) -> None:
         rest = [Outcome(a, state, [], reason) for a in sorted(self.unfinished)]
         self.tally[state] += len(rest)
-        await self.ledger.finish(self.release_id, self.channel, rest)
+        await self.ledger.finish(self.release_id, self.channel, rest, self.token)
         self.unfinished.clear()
 
     async def _renew(self) -> None:
         while True:
-            await asyncio.sleep(LEASE_S / 3)
-            await self.ledger.renew(self.release_id, self.channel, list(self.unfinished), LEASE_S)
+            await asyncio.sleep(self.lease_s / 3)
+            unfinished = list(self.unfinished)
+            held = await self.ledger.renew(
+                self.release_id, self.channel, unfinished, self.lease_s, self.token
+            )
+            if held < len(unfinished):
+                self._log(logging.WARNING, "claims lost", held=held, unfinished=len(unfinished))

@@ -7,9 +7,11 @@
     ├── RenderError                     a template or a channel limit cannot be met
     ├── StoreUnavailable                Redis cannot be reached (exit code 3)
     │   └── WorkersUnavailable          no worker answers (what was queued stays queued)
+    ├── TokenError                      a signed link is tampered, expired or for another purpose
     └── DeliveryError                   one send did not go through
         ├── TransientDeliveryError      retry later (retry_after_s when the platform says)
         ├── PermanentDeliveryError      give up on this recipient (gone=True: unsubscribe them)
+        ├── RecipientMoved              the recipient lives at a new address (a migrated group)
         └── ChannelFault                the whole channel is broken (bad token, SMTP auth): pause it
 
 Foreign exceptions (python-telegram-bot, tweepy, smtplib, redis) are translated into these in the
@@ -113,14 +115,18 @@ class PermanentDeliveryError(DeliveryError):
 
     ``gone`` is true when the recipient itself is gone (blocked the bot, address rejected):
     the recipient is then suppressed, with ``state`` as the suppression's state ("blocked",
-    "bounced"), and counted as skipped, not failed.
+    "bounced"), and counted as skipped, not failed. ``hard_bounce`` marks a refusal that counts
+    towards PUBLISHER_BOUNCE_LIMIT (an SMTP 5xx other than "no such user").
     """
 
-    def __init__(self, message: str, gone: bool = False, state: str = "blocked") -> None:
+    def __init__(
+        self, message: str, gone: bool = False, state: str = "blocked", hard_bounce: bool = False
+    ) -> None:
         super().__init__(message)
-        self.args = (message, gone, state)
+        self.args = (message, gone, state, hard_bounce)
         self.gone = gone
         self.state = state
+        self.hard_bounce = hard_bounce
 
 
 class RecipientMoved(DeliveryError):
@@ -135,3 +141,21 @@ class RecipientMoved(DeliveryError):
 
 class ChannelFault(DeliveryError):
     """Raised when the whole channel is broken (invalid token, SMTP auth refused): pause it."""
+
+
+class TokenError(PublisherError):
+    """Raised when a signed link's token is tampered, expired or made for another purpose."""
+
+    def __init__(self, reason: str, purpose: str) -> None:
+        self.message = (
+            f"this link is not a {purpose} link"
+            if reason == "wrong purpose"
+            else f"this {purpose} link is {reason}"
+        )
+        super().__init__(self.message)
+        self.args = (reason, purpose)
+        self.reason = reason
+        self.purpose = purpose
+
+    def __str__(self) -> str:
+        return self.message

@@ -35,6 +35,8 @@ class Offer:
     language: str
     categories: frozenset[str]
     category: str = ""
+    #: A daily briefing (for journalists whose cadence is daily or both), not one release.
+    briefing: bool = False
 
     @classmethod
     def of(cls, store: Store, release: dict[str, Any]) -> Offer:
@@ -43,9 +45,12 @@ class Offer:
             names.insert(
                 0, store.load_release_json(release["translation_of"]).get("category") or ""
             )
+        briefing = release.get("kind") == "briefing"
+        if briefing:  # it offers every category of its items
+            names = list(release.get("categories") or [])
         slugs = [category_slug(name) for name in names if name.strip()]
         language = primary_language(release.get("language") or "en")
-        return cls(language, frozenset(slugs), slugs[0] if slugs else "")
+        return cls(language, frozenset(slugs), slugs[0] if slugs else "", briefing)
 
 
 def primary_language(tag: str) -> str:
@@ -58,8 +63,12 @@ def wants(recipient: dict[str, Any], offer: Offer) -> bool:
 
     Someone who chose a language gets the versions in it and no other (an Arabic reader gets
     the Arabic translation where there is one, and nothing of a release without one); "both"
-    (or no choice) gets every version. No categories chosen means all of them.
+    (or no choice) gets every version. No categories chosen means all of them. A journalist's
+    cadence picks releases as they go out (instant, the default), the daily briefing, or both.
     """
+    cadence = recipient.get("cadence") or "instant"
+    if cadence != "both" and (cadence == "daily") != offer.briefing:
+        return False
     chosen = recipient.get("categories") or recipient.get("beats") or []
     if chosen and offer.categories and not offer.categories & {category_slug(c) for c in chosen}:
         return False

@@ -1,4 +1,8 @@
-"""Signed links: unsubscribe (RFC 8058 one-click) and confirmation, with itsdangerous."""
+"""Signed links: unsubscribe (RFC 8058 one-click), preferences and confirmation (itsdangerous).
+
+A token is bound to its purpose, the channel and the address, and carries when it was made;
+`read_token` tells a tampered token from an expired one and from one made for another purpose.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from publisher.errors import TokenError
 from publisher.settings import Settings, get_settings
 
-UNSUBSCRIBE_SALT = "unsubscribe"
+LINK_SALT = "publisher-links"
+#: What a link may do, and how long its token lasts (None: as long as the key). An unsubscribe
+#: or preferences link in an old email must keep working; a confirmation expires in 48 hours.
+PURPOSES: dict[str, int | None] = {"unsubscribe": None, "preferences": None, "confirm": 48 * 3600}
 
 
 def secret_key(settings: Settings | None = None) -> str:
@@ -35,26 +43,41 @@ def _key_file(path: Path) -> str:
 
 
 @lru_cache(maxsize=4)
-def _serializer(key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt=UNSUBSCRIBE_SALT)
+def _serializer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=LINK_SALT)
 
 
-def unsubscribe_token(channel: str, address: str, settings: Settings | None = None) -> str:
-    return str(_serializer(secret_key(settings)).dumps([channel, address]))
+def make_token(purpose: str, channel: str, address: str, settings: Settings | None = None) -> str:
+    """A signed token for one purpose (PURPOSES) and one address of one channel."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
+    return str(_serializer(secret_key(settings)).dumps([purpose, channel, address]))
+
+
+def read_token(token: str, purpose: str, settings: Settings | None = None) -> tuple[str, str]:
+    """(channel, address) of a valid token of this purpose; TokenError (tampered, expired or
+    made for another purpose) otherwise."""
+    serializer = _serializer(secret_key(settings))
+    try:
+        made_for, channel, address = serializer.loads(token, max_age=PURPOSES[purpose])
+    except SignatureExpired:
+        raise TokenError("expired", purpose) from None
+    except (BadSignature, ValueError, TypeError):
+        raise TokenError("tampered", purpose) from None
+    if made_for != purpose:
+        raise TokenError("wrong purpose", purpose)
+    return str(channel), str(address)
+
+
+def link(purpose: str, channel: str, address: str, settings: Settings | None = None) -> str:
+    """The https link of a token: /unsubscribe/{t}, /preferences/{t} or /confirm/{t}."""
+    settings = settings or get_settings()
+    return f"{settings.base_url}/{purpose}/{make_token(purpose, channel, address, settings)}"
 
 
 def unsubscribe_url(channel: str, address: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    return f"{settings.base_url}/unsubscribe/{unsubscribe_token(channel, address, settings)}"
-
-
-def read_unsubscribe_token(token: str, settings: Settings | None = None) -> tuple[str, str] | None:
-    """(channel, address) of a valid token, else None."""
-    try:
-        channel, address = _serializer(secret_key(settings)).loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    return str(channel), str(address)
+    """The List-Unsubscribe URL of one recipient (it takes RFC 8058's one-click POST)."""
+    return link("unsubscribe", channel, address, settings)
 
 
 def release_url(release_id: str, settings: Settings) -> str:

@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     publisher_templates: Path | None = None
     publisher_timezone: str = "UTC"
     organisation_name: str = "Press Office"
+    #: The postal address every bulk email's footer must carry.
+    organisation_address: str = ""
+    #: Local time (PUBLISHER_TIMEZONE) of the daily journalists' briefing, HH:MM.
+    publisher_briefing_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: A PEM file and selector: every email is DKIM-signed for MAIL_FROM's domain.
+    dkim_private_key: Path | None = None
+    dkim_selector: str | None = None
+    #: Hard bounces before an address is suppressed ("no such user" suppresses at once).
+    publisher_bounce_limit: int = Field(default=3, ge=1)
+    #: `required`: an editor other than the author approves the exact content; `off`.
+    publisher_approval: Literal["required", "off"] = "required"
     #: Extra channel declarations, "package.module:ClassName" comma-separated.
     publisher_channels: str = ""
     #: Who the command line says is acting, in the event stream; default the login name.

@@ -16,6 +16,7 @@ from publisher.errors import (
     ReleaseErrors,
     RenderError,
     StoreUnavailable,
+    TokenError,
     TransientDeliveryError,
     UnknownChannelError,
     WorkersUnavailable,
@@ -33,6 +34,7 @@ CASES = [
     PermanentDeliveryError("bot was blocked by the user", gone=True),
     ChannelFault("Telegram refused the bot token"),
     RecipientMoved("the group became a supergroup", "-1001234567890"),
+    TokenError("expired", "confirm"),
 ]
 
 

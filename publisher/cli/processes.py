@@ -1,4 +1,4 @@
-"""The long-running processes (worker, scheduler), the demo, and stopping the embedded Redis.
+"""The long-running processes (worker, scheduler, bot), the demo, and stopping the embedded Redis.
 
 The worker and scheduler commands are the only commands that import `workers/`: they start it.
 """
@@ -10,7 +10,7 @@ import os
 import click
 
 from publisher import services
-from publisher.cli.common import backend
+from publisher.cli.common import EXIT_UNAVAILABLE, backend, fail
 from publisher.logs import setup_logging
 from publisher.settings import get_settings
 
@@ -69,4 +69,38 @@ def down() -> None:
     click.echo(services.stop_embedded())
 
 
-COMMANDS = [worker, beat, demo, down]
+@click.command()
+@click.option("--webhook", is_flag=True, help="take Telegram's webhook instead of polling")
+@click.option("--port", type=int, default=8080, show_default=True, help="webhook port")
+@click.option("--host", default="0.0.0.0", show_default=True, help="webhook address")
+@click.option("--url", default=None, help="webhook URL for Telegram [PUBLIC_URL/telegram/webhook]")
+@click.option("--loglevel", default="INFO")
+def bot(webhook: bool, port: int, host: str, url: str | None, loglevel: str) -> None:
+    """Run the Telegram bot: long polling, or with --webhook a webhook server on --port."""
+    import telegram.error
+
+    from publisher.bot.app import build_application, run_polling
+    from publisher.bot.webhook import WEBHOOK_PATH, run_webhook, secret_problem
+
+    settings = get_settings()
+    if not settings.telegram_bot_token:
+        fail("TELEGRAM_BOT_TOKEN is not set; fix: create the bot with @BotFather and set its token")
+    secret = settings.telegram_webhook_secret
+    if webhook and (problem := secret_problem(secret)):
+        fail(problem)
+    application = build_application(backend(), settings)
+    setup_logging(loglevel)
+    try:
+        if webhook:
+            assert secret is not None
+            target = url or f"{settings.base_url}{WEBHOOK_PATH}"
+            run_webhook(application, host=host, port=port, url=target, secret=secret)
+        else:
+            run_polling(application)
+    except telegram.error.InvalidToken:
+        fail("Telegram refused TELEGRAM_BOT_TOKEN; fix: copy the token @BotFather gave again")
+    except telegram.error.NetworkError as exc:
+        fail(f"Telegram cannot be reached at TELEGRAM_API_URL: {exc}", EXIT_UNAVAILABLE)
+
+
+COMMANDS = [worker, beat, demo, down, bot]

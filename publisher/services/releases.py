@@ -180,8 +180,12 @@ def submit_rendered(
     actor: str,
     at: datetime | None = None,
     retry_failed: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> Submission:
-    """The second half of `submit`, for payloads that `prepare` made (a preview's, a bench's)."""
+    """The second half of `submit`, for payloads that `prepare` made (a preview's, a bench's).
+
+    `extra` goes into the stored release's JSON beside its fields (a briefing's kind and
+    categories, which the fan-out reads)."""
     store = backend.store
     chosen = list(release.channels)
     release_id = release.id
@@ -192,7 +196,7 @@ def submit_rendered(
             log_event(log, INFO, "retry", release_id=release_id, count=count, actor=actor)
             return Submission(release_id, "retrying", count=count)
         return Submission(release_id, "already-published")
-    store.save_release(release_id, release.to_json(), rendered)
+    store.save_release(release_id, {**release.to_json(), **(extra or {})}, rendered)
     if release.category:
         original = ""
         if release.translation_of:

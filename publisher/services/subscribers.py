@@ -208,6 +208,8 @@ def latest(backend: Backend, language: str, limit: int = 5) -> list[Published]:
             if language not in ("", "both") and own != language:
                 continue
             release = _release_json(row.get("release"))
+            if release.get("kind") == "briefing":  # an email of the day's releases
+                continue
             url = release_url(release_id, backend.settings)
             found.append(
                 Published(

@@ -5,6 +5,8 @@
     base.py        the shared client, and the error seam (Redis' errors -> StoreUnavailable)
     releases.py    a release, its rendered payloads, versions, events and schedule
     recipients.py  each channel's recipients, who is suppressed, and their event stream
+    signups.py     sign-ups awaiting confirmation; the web app's request limits
+    bounces.py     hard bounces counted per address
     records.py     a delivery record's shape; the Outcome of a send
     ledger.py      delivery records in batches under leases (sync), and the asyncio `Ledger`
                    a running batch writes through
@@ -17,10 +19,12 @@ refuses, so each command can exit 3. The store names no platform: a channel is o
 from __future__ import annotations
 
 from publisher.store.base import translate_errors
+from publisher.store.bounces import Bounces
 from publisher.store.keys import K_REAPER_LOCK, k_rate, k_recipients
 from publisher.store.ledger import Deliveries, Ledger, RedisMediaCache
 from publisher.store.recipients import Recipients
 from publisher.store.records import DeliveryRecord, Outcome, new_token
+from publisher.store.signups import SignUps
 
 __all__ = [
     "K_REAPER_LOCK",
@@ -36,7 +40,7 @@ __all__ = [
 
 
 @translate_errors
-class Store(Deliveries, Recipients):
+class Store(Deliveries, Recipients, SignUps, Bounces):
     """Typed access to publisher's Redis data: releases, recipients and delivery records."""
 
     def ping(self) -> None:

@@ -23,6 +23,8 @@ Recipients (`publisher.store.recipients`)::
                                 (a later subscribe restores the choices)
     pub:supp:{c}        hash    address -> JSON {state, cause, at}: why it is suppressed (no
                                 import adds it back)
+    pub:pending:{c}     hash    address -> JSON of a sign-up awaiting its confirmation
+    pub:bounces:{c}     hash    address -> hard bounces so far (suppressed at the limit)
     pub:rcpt:{c}:ev     stream  changes to the channel's recipients: type, who, details (when:
                                 the entry id)
     pub:seen:{s}:{n}    set     ids of the inbound messages source {s} has handled (a face
@@ -43,6 +45,8 @@ Deliveries (`publisher.store.ledger`), per release and channel::
     pub:f:{r}:{c}       hash    recipient -> its record, for failed ones (kept past the TTL)
     pub:p:{r}:{c}       set     recipients paused by a channel-wide fault
     pub:ch:{r}:{c}      hash    the channel's state: paused (reason), cancelled (who)
+    pub:claims:{r}:{c}  hash    claim token of a running batch task -> its owner (the worker
+                                process, see pub:hb:{name}); gone when the task ends
     pub:media:{r}       hash    media key -> the platform's id of the uploaded file
 
 Shared by every worker::
@@ -50,6 +54,10 @@ Shared by every worker::
     pub:active          set     "{r} {c}": channels with pending work, watched by the tick
     pub:lock:reaper     string  held by the one tick that runs (expires by itself)
     pub:rate:{name}     list    a shared rate limiter's log (`publisher.ratelimit` writes it)
+    pub:hb:{name}       string  heartbeat of claim owner {name} (a worker process): refreshed
+                                every second, expires a few seconds after its last beat
+    pub:hits:{name}:{w} string  requests of one client or address in fixed window {w} (the web
+                                app's form limits); expires with its window
 """
 
 from __future__ import annotations
@@ -86,6 +94,18 @@ def k_recipient_events(channel: str) -> str:
 
 def k_suppressed(channel: str) -> str:
     return f"{PREFIX}:supp:{channel}"
+
+
+def k_pending(channel: str) -> str:
+    return f"{PREFIX}:pending:{channel}"
+
+
+def k_bounces(channel: str) -> str:
+    return f"{PREFIX}:bounces:{channel}"
+
+
+def k_hits(name: str, window: int | str) -> str:
+    return f"{PREFIX}:hits:{name}:{window}"
 
 
 def k_recipients_off(channel: str) -> str:
@@ -135,6 +155,11 @@ def k_channel_state(release_id: str, channel: str) -> str:
     return f"{PREFIX}:ch:{release_id}:{channel}"
 
 
+def k_claims(release_id: str, channel: str) -> str:
+    """The claim tokens of the channel's running batch tasks -> their owners."""
+    return f"{PREFIX}:claims:{release_id}:{channel}"
+
+
 def k_media(release_id: str) -> str:
     return f"{PREFIX}:media:{release_id}"
 
@@ -142,6 +167,11 @@ def k_media(release_id: str) -> str:
 def k_rate(name: str) -> str:
     """A shared rate limiter's log, by the limiter's name."""
     return f"{PREFIX}:rate:{name}"
+
+
+def k_heartbeat(name: str) -> str:
+    """A claim owner's heartbeat, by the owner's name (`publisher.runtime` makes it)."""
+    return f"{PREFIX}:hb:{name}"
 
 
 def active_member(release_id: str, channel: str) -> str:

@@ -17,6 +17,13 @@ killed worker). A lease that expires while `sending` means the send may have hap
 record is flagged as a possible duplicate before it is sent again. Every transition runs in Lua
 (`publisher.store.scripts`), a batch at a time.
 
+A claim's token is registered under its owner, the worker process running the task, which keeps
+a heartbeat (`heartbeat`, `beating`). The tick asks who owns the running claims
+(`claim_owners`) and releases at once those of an owner that is dead (`release_claims`), rather
+than waiting out their lease; how death is told from a stall is the runtime's
+(`publisher.runtime`). A released task can no longer start, renew or record anything but a
+`sent`: its sends in flight are the only ones that can be doubled, and they are flagged.
+
 `Deliveries` is the synchronous side (fan-out, the tick, status); `Ledger` is a running batch's
 side, on redis.asyncio, and is the worker's hot path: nothing is added to its calls.
 """
@@ -40,9 +47,11 @@ from publisher.store.keys import (
     k_batch_queue,
     k_batches,
     k_channel_state,
+    k_claims,
     k_counts,
     k_events,
     k_failures,
+    k_heartbeat,
     k_leases,
     k_media,
     k_paused,
@@ -53,7 +62,10 @@ from publisher.store.recipients import recipient_keys, suppression_json
 from publisher.store.records import COUNT_FIELDS, QUEUED, DeliveryRecord, Outcome
 from publisher.store.releases import Releases
 
-QUEUE_GRACE_S = 20.0  # a batch dispatched longer ago than this, with the broker idle, was lost
+# A batch dispatched longer ago than this, with the broker's queue empty, was lost (its task
+# was reserved by a worker that died): a worker claims a batch moments after it takes the task,
+# and a batch dispatched twice is claimed once, so a short grace costs nothing.
+QUEUE_GRACE_S = 5.0
 
 
 class Deliveries(Releases):
@@ -64,6 +76,7 @@ class Deliveries(Releases):
         self._create = client.register_script(lua.CREATE)
         self._reap = client.register_script(lua.REAP)
         self._requeue = client.register_script(lua.REQUEUE)
+        self._release = client.register_script(lua.RELEASE)
 
     def create_batch(
         self, release_id: str, channel: str, recipients: list[str]
@@ -110,7 +123,8 @@ class Deliveries(Releases):
         batch_size: int = 500,
         limit: int = 5000,
     ) -> list[str]:
-        """Overdue work back in batches; returns the batch ids to dispatch."""
+        """Overdue work back in batches; returns the batch ids to dispatch (with
+        `include_queued`, also batches dispatched longer than QUEUE_GRACE_S ago)."""
         keys = [
             *_batch_keys(release_id, channel),
             k_records(release_id, channel),
@@ -118,6 +132,36 @@ class Deliveries(Releases):
         ]
         args = [time.time(), QUEUE_GRACE_S, int(include_queued), limit, batch_size]
         return [decode(v) for v in self._reap(keys=keys, args=args)]
+
+    def heartbeat(self, owner: str, ttl_s: float) -> None:
+        """Say that claim owner `owner` (a worker process) is alive for the next `ttl_s`."""
+        self.redis.set(k_heartbeat(owner), b"1", px=max(1, int(ttl_s * 1000)))
+
+    def beating(self, owners: list[str]) -> set[str]:
+        """The owners among `owners` whose heartbeat has not expired."""
+        if not owners:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.exists(k_heartbeat(owner))
+        return {o for o, alive in zip(owners, pipe.execute(), strict=True) if alive}
+
+    def claim_owners(self, release_id: str, channel: str) -> dict[str, str]:
+        """The channel's running batch tasks: claim token -> owner."""
+        raw = self.redis.hgetall(k_claims(release_id, channel))
+        return {decode(k): decode(v) for k, v in raw.items()}
+
+    def release_claims(self, release_id: str, channel: str, tokens: list[str]) -> int:
+        """Make the claims of `tokens` (tasks whose owner died) due at once, for `reap` to put
+        back in batches; returns how many records they held."""
+        if not tokens:
+            return 0
+        keys = [
+            k_records(release_id, channel),
+            k_leases(release_id, channel),
+            k_claims(release_id, channel),
+        ]
+        return int(self._release(keys=keys, args=tokens))
 
     def requeue(
         self, release_id: str, channel: str, from_state: str, batch_size: int = 500
@@ -188,6 +232,7 @@ class Deliveries(Releases):
             k_leases(release_id, channel),
             k_batches(release_id, channel),
             k_batch_queue(release_id, channel),
+            k_claims(release_id, channel),
         )
         pipe.execute()
 
@@ -234,23 +279,33 @@ class Ledger:
         self._start = client.register_script(lua.START)
         self._finish = client.register_script(lua.FINISH)
         self._parts = client.register_script(lua.PARTS)
+        self._renew = client.register_script(lua.RENEW)
         self._suppress = client.register_script(lua.SUPPRESS)
         self._move = client.register_script(lua.MOVE)
 
     async def claim(
-        self, release_id: str, channel: str, batch_id: str, token: str, lease_s: float
+        self,
+        release_id: str,
+        channel: str,
+        batch_id: str,
+        token: str,
+        lease_s: float,
+        owner: str = "",
     ) -> dict[str, tuple[int, list[str], bool]]:
         """Claim a batch; returns recipient -> (attempts so far, ids of the parts already sent,
         possible duplicate: a worker died while sending, so the part after those ids may
-        already be on the platform)."""
+        already be on the platform). With an `owner`, the token is registered under it until
+        `close_claim`, so the claims are released at once if the owner dies."""
         now = time.time()
         keys = [
             k_records(release_id, channel),
             k_leases(release_id, channel),
             k_batches(release_id, channel),
             k_batch_queue(release_id, channel),
+            k_claims(release_id, channel),
         ]
-        out = await self._claim(keys=keys, args=[now, now + lease_s, token, batch_id])
+        args: list[Any] = [now, now + lease_s, token, batch_id, owner]
+        out = await self._claim(keys=keys, args=args)
         pairs = [decode(v) for v in out]
         claimed: dict[str, tuple[int, list[str], bool]] = {}
         for i in range(0, len(pairs), 2):
@@ -266,18 +321,32 @@ class Ledger:
         return [decode(v) for v in out]
 
     async def renew(
-        self, release_id: str, channel: str, recipients: list[str], lease_s: float
-    ) -> None:
-        if recipients:
-            until = time.time() + lease_s
-            await self.redis.zadd(
-                k_leases(release_id, channel), dict.fromkeys(recipients, until), xx=True
-            )
+        self, release_id: str, channel: str, recipients: list[str], lease_s: float, token: str
+    ) -> int:
+        """Extend the lease of those of `recipients` the token still holds; returns how many."""
+        if not recipients:
+            return 0
+        keys = [k_records(release_id, channel), k_leases(release_id, channel)]
+        return int(await self._renew(keys=keys, args=[time.time() + lease_s, token, *recipients]))
+
+    async def holds(self, release_id: str, channel: str, recipient: str, token: str) -> bool:
+        """Does `token` still hold this recipient's record (a send may start under it)?"""
+        raw = await self.redis.hget(k_records(release_id, channel), recipient)
+        if raw is None:
+            return False
+        rec = json.loads(raw)
+        return bool(rec[5] == token and rec[0] in ("claimed", "sending"))
+
+    async def close_claim(self, release_id: str, channel: str, token: str) -> None:
+        """The task of `token` has ended: its owner no longer answers for it."""
+        await self.redis.hdel(k_claims(release_id, channel), token)
 
     async def record_parts(
-        self, release_id: str, channel: str, recipient: str, ids: list[str]
-    ) -> None:
-        await self._parts(keys=[k_records(release_id, channel)], args=[recipient, json.dumps(ids)])
+        self, release_id: str, channel: str, recipient: str, ids: list[str], token: str = ""
+    ) -> bool:
+        """Record the ids of the parts sent so far; False if `token` no longer holds the record."""
+        keys = [k_records(release_id, channel)]
+        return bool(await self._parts(keys=keys, args=[recipient, json.dumps(ids), token]))
 
     async def finish(
         self,

@@ -77,6 +77,18 @@ class Releases(StoreBase):
         self.redis.zadd(K_PUBLISHED, {release_id: now}, nx=True)
         return True
 
+    def published_since(self, epoch: float) -> list[str]:
+        """Ids of the releases published since `epoch`, the earliest first."""
+        return [decode(r) for r in self.redis.zrangebyscore(K_PUBLISHED, epoch, "+inf")]
+
+    def claim_release(self, release_id: str, who: str) -> str | None:
+        """Claim the making of a release whose id is known in advance (a day's briefing):
+        None for the one caller that may make it, else when (epoch s) and by whom it was."""
+        claim = f"{time.time():.3f} {who}"
+        if self.redis.hsetnx(k_release(release_id), "claimed", claim):
+            return None
+        return decode(self.redis.hget(k_release(release_id), "claimed") or b"")
+
     def published(self, start: int = 0, count: int = 50) -> list[str]:
         """Ids of published releases, the latest first."""
         found = self.redis.zrevrange(K_PUBLISHED, start, start + count - 1)

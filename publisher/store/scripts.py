@@ -5,6 +5,11 @@ Each script runs atomically in Redis, for a batch of recipients at a time. The k
 from `publisher.store.keys`; each script says which keys (KEYS) and arguments (ARGV) it takes,
 in order. A record is the JSON array `[state, attempts, platform_ids, error, possible_duplicate,
 claim_token]` (Lua counts from 1: `rec[1]` is the state).
+
+A claim token is a batch task's; only its holder starts, renews or records progress on the
+records it claimed. Once its claim is gone (its lease expired, or its owner was found dead and
+its claims released), a late task can only write that a send went through (`sent`): the
+message is out, and recording it stops a second send that has not started yet.
 """
 
 from __future__ import annotations
@@ -39,8 +44,11 @@ return {new_batch(fresh, now) or '', #fresh}
 )
 
 # Claim one batch for one task: its queued/retry records, or records whose lease has expired.
-# The batch is taken off the queue, so a task delivered twice finds nothing to do.
-# KEYS: records, leases, batches, batch queue. ARGV: now, lease until, token, batch id.
+# The batch is taken off the queue, so a task delivered twice finds nothing to do. The token
+# is registered under its owner (a worker process) so that the tick can release the claims of
+# an owner that died.
+# KEYS: records, leases, batches, batch queue, claims. ARGV: now, lease until, token, batch
+# id, owner ('' registers nothing).
 # Returns recipient, [attempts, platform ids, possible duplicate (0/1)], ... for each claimed.
 CLAIM = """
 local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
@@ -64,6 +72,7 @@ for _, r in ipairs(cjson.decode(raw_batch)) do
     end
   end
 end
+if #out > 0 and ARGV[5] ~= '' then redis.call('HSET', KEYS[5], token, ARGV[5]) end
 return out
 """
 
@@ -92,20 +101,24 @@ end
 START = START_FN + "return start(2, ARGV[1])"
 
 # Record outcomes, then start the next recipients in the same round trip (their sends take
-# the places of the ones recorded). KEYS: records, leases, counts, failures, paused.
+# the places of the ones recorded). An outcome under a token that no longer holds the record
+# is dropped unless it is `sent` (see the top); token '' holds every record.
+# KEYS: records, leases, counts, failures, paused.
 # ARGV: token, outcome count n, (recipient, state, ids_json, error, due or 'gone') per
 # outcome, then the recipients to start. Returns the recipients now sending.
 FINISH = (
     START_FN
     + """
 local last = 2 + 5 * tonumber(ARGV[2])
+local token = ARGV[1]
 for i = 3, last, 5 do
   local r = ARGV[i]; local st = ARGV[i + 1]
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
     local rec = cjson.decode(raw)
     local old = rec[1]
-    if old ~= 'sent' and old ~= 'failed' and old ~= 'skipped' and old ~= 'paused' then
+    local holds = token == '' or rec[6] == token or st == 'sent'
+    if holds and old ~= 'sent' and old ~= 'failed' and old ~= 'skipped' and old ~= 'paused' then
       rec[1] = st; rec[3] = cjson.decode(ARGV[i + 2]); rec[4] = ARGV[i + 3]
       if st == 'retry' then
         redis.call('ZADD', KEYS[2], tonumber(ARGV[i + 4]), r)
@@ -128,11 +141,14 @@ return start(last + 1, ARGV[1])
 """
 )
 
-# Record the platform ids of the parts sent so far (a thread, several messages).
+# Record the platform ids of the parts sent so far (a thread, several messages), if the token
+# still holds the record ('' holds every record). KEYS[1]: records. ARGV: recipient, ids, token.
+# Returns 1 if recorded, 0 if the claim is gone.
 PARTS = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
 local rec = cjson.decode(raw)
+if ARGV[3] ~= '' and rec[6] ~= ARGV[3] then return 0 end
 rec[3] = cjson.decode(ARGV[2])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
 return 1
@@ -207,6 +223,43 @@ for _, r in ipairs(members) do table.insert(out, r) end
 return out
 """
 )
+
+# Extend the lease of the records this token still holds (claimed or sending).
+# KEYS: records, leases. ARGV: lease until, token, recipients. Returns how many it holds.
+RENEW = """
+local lease = tonumber(ARGV[1]); local token = ARGV[2]; local held = 0
+for i = 3, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw then
+    local rec = cjson.decode(raw)
+    if rec[6] == token and (rec[1] == 'claimed' or rec[1] == 'sending') then
+      redis.call('ZADD', KEYS[2], lease, ARGV[i]); held = held + 1
+    end
+  end
+end
+return held
+"""
+
+# The claims of dead owners' tokens fall due at once (lease score 0), for REAP to put back in
+# batches (a record that was sending is flagged there as a possible duplicate); the tokens are
+# unregistered. Retrying records keep their due time: no task holds them.
+# KEYS: records, leases, claims. ARGV: tokens. Returns how many records fell due.
+RELEASE = """
+local dead = {}
+for i = 1, #ARGV do dead[ARGV[i]] = true end
+local released = 0
+for _, r in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(0', '+inf')) do
+  local raw = redis.call('HGET', KEYS[1], r)
+  if raw then
+    local rec = cjson.decode(raw)
+    if dead[rec[6]] and (rec[1] == 'claimed' or rec[1] == 'sending') then
+      redis.call('ZADD', KEYS[2], 0, r); released = released + 1
+    end
+  end
+end
+redis.call('HDEL', KEYS[3], unpack(ARGV))
+return released
+"""
 
 # Recipients (`publisher.store.recipients`). KEYS for both: receiving, kept choices, suppressed.
 

@@ -11,6 +11,11 @@ from the front proxy, latency, and Telegram's HTML and length rules.
         ...
         assert peer.sent_to(42)[0]["text"] == "hello"
 
+For a bot it also plays the people on the other side: `user_message`, `group_message`,
+`press` (a button of an inline keyboard the bot sent), `block`, `remove_from_group` and
+`migrate_group` queue the updates Telegram would send; `admins` says who may administer a group
+(`getChatMember`); `setWebhook`, `answerCallbackQuery` and `setMyCommands` are recorded.
+
 It stays cheap per request (a benchmark pushes 100,000 messages through it): no access log,
 cached HTML parsing, one small lock.
 """
@@ -18,7 +23,9 @@ cached HTML parsing, one small lock.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -34,12 +41,35 @@ from ._aioserver import ThreadedAioServer
 from .telegram_html import TelegramHTMLError, utf16_len
 from .telegram_html import parse as parse_html
 
-__all__ = ["DEFAULT_TOKEN", "FakeBotAPI", "Recorded", "Upload"]
+__all__ = ["ANONYMOUS_ADMIN_ID", "DEFAULT_TOKEN", "FakeBotAPI", "Recorded", "Upload"]
 
 DEFAULT_TOKEN = "123456789:AAF4bX-test-token-for-the-loopback-peer"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 _CHANNEL_MIN = 1_000_000_000_000  # -100xxxxxxxxxx ids are channels/supergroups
+#: the user id Telegram puts in `from` when an anonymous administrator posts as the group
+ANONYMOUS_ADMIN_ID = 1087968824
+_ANONYMOUS_ADMIN = {
+    "id": ANONYMOUS_ADMIN_ID,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+_ADMIN_RIGHTS = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+    "can_pin_messages": True,
+}
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -69,7 +99,17 @@ _JSON_FIELDS = frozenset(
     }
 )
 _INT_FIELDS = frozenset(
-    {"message_id", "offset", "limit", "timeout", "message_thread_id", "reply_to_message_id"}
+    {
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "message_thread_id",
+        "reply_to_message_id",
+        "user_id",
+        "max_connections",
+        "cache_time",
+    }
 )
 _BOOL_FIELDS = frozenset(
     {
@@ -80,6 +120,7 @@ _BOOL_FIELDS = frozenset(
         "has_spoiler",
         "allow_sending_without_reply",
         "drop_pending_updates",
+        "show_alert",
     }
 )
 _SEND_METHODS = frozenset({"sendmessage", "sendphoto", "sendmediagroup"})
@@ -173,8 +214,10 @@ class FakeBotAPI(ThreadedAioServer):
     """Loopback Telegram Bot API. Point PTB at it with ``base_url=f"{peer.base_url}/bot"``.
 
     Knobs (plain attributes, change them any time): `token`, `blocked`, `deactivated`,
-    `missing`, `bad_urls`, `rate_limit_per_s`, `latency_s`, `strict_html`; and `fail_next()`.
-    Records: `requests`, `sent_to()`, `messages_by_chat()`, `uploads()`, `max_in_window()`.
+    `missing`, `bad_urls`, `rate_limit_per_s`, `latency_s`, `strict_html`, `admins`,
+    `creators`; and `fail_next()`.
+    Records: `requests`, `sent_to()`, `messages_by_chat()`, `uploads()`, `max_in_window()`,
+    `webhook`, `callback_answers`, `commands_for()`, `pushed_at`, `pending()`.
     """
 
     def __init__(
@@ -208,6 +251,16 @@ class FakeBotAPI(ThreadedAioServer):
         self.requests: list[Recorded] = []
         #: answers produced by the `rate_limit_per_s` limiter
         self.rate_limited = 0
+        #: chat id -> user ids getChatMember calls administrators (everyone else: "member")
+        self.admins: dict[int | str, set[int]] = {}
+        #: chat id -> the user id getChatMember calls its creator
+        self.creators: dict[int | str, int] = {}
+        #: the parameters of the last setWebhook ({} before, and after deleteWebhook)
+        self.webhook: dict[str, Any] = {}
+        #: the parameters of every answerCallbackQuery, in order
+        self.callback_answers: list[dict[str, Any]] = []
+        #: update_id -> `time.monotonic()` when it was queued for getUpdates
+        self.pushed_at: dict[int, float] = {}
 
         self._lock = threading.Lock()
         self._failures: deque[tuple[int, int, frozenset[str] | None]] = deque()
@@ -223,7 +276,8 @@ class FakeBotAPI(ThreadedAioServer):
         self._update_event: asyncio.Event | None = None
         self._stopping = False
         self._format_cache: dict[tuple[str | None, str], _Formatted | _ApiError] = {}
-        self._commands: list[dict[str, Any]] = []
+        self._commands: dict[str, list[dict[str, Any]]] = {}
+        self._callback_ids = itertools.count(1)
         self._handlers: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
             "getme": lambda _k, _p: self.bot_user,
             "sendmessage": self._send_message,
@@ -233,19 +287,21 @@ class FakeBotAPI(ThreadedAioServer):
             "editmessagecaption": self._edit_message_caption,
             "deletemessage": self._delete_message,
             "setmycommands": self._set_my_commands,
-            "getmycommands": lambda _k, _p: list(self._commands),
+            "getmycommands": lambda _k, p: list(self._commands.get(_commands_key(p), [])),
             "deletemycommands": self._delete_my_commands,
+            "getchatmember": self._get_chat_member,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "answercallbackquery": self._answer_callback_query,
             "getwebhookinfo": lambda _k, _p: {
-                "url": "",
+                "url": self.webhook.get("url", ""),
                 "has_custom_certificate": False,
                 "pending_update_count": len(self._updates),
+                "allowed_updates": self.webhook.get("allowed_updates", []),
             },
         }
         for name in (
-            "deletewebhook",
-            "setwebhook",
             "sendchataction",
-            "answercallbackquery",
             "setmydescription",
             "setmyshortdescription",
             "setchatmenubutton",
@@ -332,24 +388,54 @@ class FakeBotAPI(ThreadedAioServer):
         return best
 
     def reset(self) -> None:
-        """Forget recorded requests, messages and pending failures (knobs stay)."""
+        """Forget recorded requests, messages, queued updates and pending failures (knobs
+        stay)."""
         with self._lock:
             self.requests = []
+            self._updates = []
             self.rate_limited = 0
             self._failures.clear()
             self._window.clear()
             self._chats.clear()
             self._next_message_id.clear()
+            self.callback_answers = []
+            self.pushed_at = {}
+            self.webhook = {}
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue an Update for getUpdates (an ``update_id`` is assigned if absent)."""
+        return self.push_updates([update])[0]
+
+    def push_updates(self, updates: Iterable[dict[str, Any]]) -> list[int]:
+        """Queue several Updates at once (one getUpdates may then return them together: the
+        same update twice, say); returns their ids."""
+        ids = []
+        now = time.monotonic()
         with self._lock:
-            if "update_id" not in update:
-                update = {"update_id": self._next_update_id, **update}
-            self._next_update_id = max(self._next_update_id, update["update_id"]) + 1
-            self._updates.append(update)
+            for update in updates:
+                if "update_id" not in update:
+                    update = {"update_id": self._next_update_id, **update}
+                update_id = int(update["update_id"])
+                self._next_update_id = max(self._next_update_id, update_id) + 1
+                if self._updates and self._updates[-1]["update_id"] > update_id:
+                    bisect.insort_right(self._updates, update, key=_update_id)
+                else:
+                    self._updates.append(update)
+                self.pushed_at.setdefault(update_id, now)
+                ids.append(update_id)
         self._wake_soon()
-        return int(update["update_id"])
+        return ids
+
+    def pending(self) -> int:
+        """How many queued updates the bot has not yet confirmed (getUpdates with an offset
+        past them)."""
+        with self._lock:
+            return len(self._updates)
+
+    def commands_for(self, language_code: str = "") -> list[dict[str, Any]]:
+        """The commands setMyCommands gave for a language ("": the default list)."""
+        with self._lock:
+            return list(self._commands.get(language_code, []))
 
     def user_message(
         self,
@@ -359,16 +445,132 @@ class FakeBotAPI(ThreadedAioServer):
         first_name: str = "Reader",
         username: str | None = None,
         language_code: str | None = None,
+        push: bool = True,
     ) -> dict[str, Any]:
-        """Queue a private message from user `chat_id` to the bot (e.g. "/start"); returns it."""
-        user: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": first_name}
-        if username:
-            user["username"] = username
-        if language_code:
-            user["language_code"] = language_code
+        """Queue a private message from user `chat_id` to the bot (e.g. "/start"); returns it
+        (with `push=False`, only returns it, for `push_updates` or a webhook POST)."""
+        user = _user(chat_id, first_name, username, language_code)
         chat = {"id": chat_id, "type": "private", "first_name": first_name}
         if username:
             chat["username"] = username
+        message = self._incoming(chat, user, text)
+        if push:
+            self.push_update({"message": message})
+        return message
+
+    def group_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int = 0,
+        anonymous: bool = False,
+        chat_type: str = "group",
+        title: str = "Readers' group",
+        language_code: str | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Queue a message in group `chat_id` from user `user_id`, or (`anonymous`) from an
+        anonymous administrator posting as the group; returns it. The chat's type (group or
+        supergroup) is also what the bot's messages to it will carry."""
+        chat = {"id": chat_id, "type": chat_type, "title": title}
+        with self._lock:
+            self._chat_objects[chat_id] = chat
+        if anonymous:
+            message = self._incoming(chat, dict(_ANONYMOUS_ADMIN), text)
+            message["sender_chat"] = chat
+        else:
+            message = self._incoming(chat, _user(user_id, "Member", None, language_code), text)
+        if push:
+            self.push_update({"message": message})
+        return message
+
+    def press(
+        self,
+        chat_id: int | str,
+        message_id: int,
+        button: str,
+        *,
+        user_id: int | None = None,
+        language_code: str | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """User `user_id` (default: the private chat's user) presses the inline button whose
+        text or callback_data is `button` on a message the bot sent; queues the callback_query
+        update and returns it. Raises KeyError for a message or button that is not there."""
+        key = _chat_key(chat_id)
+        with self._lock:
+            message = self._chats.get(key, {}).get(message_id)  # type: ignore[arg-type]
+        if message is None:
+            raise KeyError(f"no message {message_id} from the bot in chat {chat_id}")
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        data = next(
+            (
+                b["callback_data"]
+                for row in rows
+                for b in row
+                if button in (b.get("text"), b.get("callback_data")) and "callback_data" in b
+            ),
+            None,
+        )
+        if data is None:
+            raise KeyError(f"no button {button!r} on message {message_id} in chat {chat_id}")
+        if user_id is None:
+            if not isinstance(key, int) or key <= 0:
+                raise ValueError("say which user presses a button in a group (user_id)")
+            user_id = key
+        query = {
+            "id": str(next(self._callback_ids)),
+            "from": _user(user_id, "Reader", None, language_code),
+            "message": message,
+            "chat_instance": str(zlib.crc32(str(chat_id).encode())),
+            "data": data,
+        }
+        update = {"callback_query": query}
+        if push:
+            self.push_update(update)
+        return update
+
+    def migrate_group(self, old_chat_id: int, new_chat_id: int, *, user_id: int = 0) -> None:
+        """Group `old_chat_id` becomes supergroup `new_chat_id`: queue the service message
+        (`migrate_to_chat_id`) Telegram posts in the old group."""
+        chat = {"id": old_chat_id, "type": "group", "title": "Readers' group"}
+        user = _user(user_id or 1, "Member", None, None)
+        with self._lock:
+            self._chat_objects[new_chat_id] = {**chat, "id": new_chat_id, "type": "supergroup"}
+        message = self._incoming(chat, user, None)
+        message["migrate_to_chat_id"] = new_chat_id
+        self.push_update({"message": message})
+
+    def remove_from_group(
+        self, chat_id: int, *, user_id: int = 1, status: str = "kicked", chat_type: str = "group"
+    ) -> None:
+        """User `user_id` removes the bot from group `chat_id` (status "kicked", or "left"):
+        later sends get 403; queue the my_chat_member update."""
+        self.blocked.add(chat_id)
+        chat = {"id": chat_id, "type": chat_type, "title": "Readers' group"}
+        with self._lock:
+            self._chat_objects[chat_id] = chat
+        new: dict[str, Any] = {"user": self.bot_user, "status": status}
+        if status == "kicked":
+            new["until_date"] = 0
+        self.push_update(
+            {
+                "my_chat_member": {
+                    "chat": chat,
+                    "from": _user(user_id, "Member", None, None),
+                    "date": int(time.time()),
+                    "old_chat_member": {"user": self.bot_user, "status": "member"},
+                    "new_chat_member": new,
+                }
+            }
+        )
+
+    def _incoming(
+        self, chat: dict[str, Any], user: dict[str, Any], text: str | None
+    ) -> dict[str, Any]:
+        """A message from someone to the bot, numbered in its chat."""
+        chat_id = chat["id"]
         with self._lock:
             mid = self._next_message_id.get(chat_id, 0) + 1
             self._next_message_id[chat_id] = mid
@@ -377,14 +579,14 @@ class FakeBotAPI(ThreadedAioServer):
             "from": user,
             "chat": chat,
             "date": int(time.time()),
-            "text": text,
         }
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]
-            message["entities"] = [
-                {"offset": 0, "length": utf16_len(command), "type": "bot_command"}
-            ]
-        self.push_update({"message": message})
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split(maxsplit=1)[0]
+                message["entities"] = [
+                    {"offset": 0, "length": utf16_len(command), "type": "bot_command"}
+                ]
         return message
 
     def block(self, chat_id: int, *, notify: bool = True) -> None:
@@ -664,7 +866,11 @@ class FakeBotAPI(ThreadedAioServer):
         return message
 
     def _send_message(self, key: int | str, params: dict[str, Any]) -> dict[str, Any]:
-        return self._store(key, self._text_content(params))
+        content = self._text_content(params)
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict):
+            content["reply_markup"] = markup
+        return self._store(key, content)
 
     def _photo_sizes(self, value: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, str) and value.startswith("attach://"):
@@ -753,9 +959,17 @@ class FakeBotAPI(ThreadedAioServer):
         if "text" not in old:
             raise _ApiError(400, "Bad Request: there is no text in the message to edit")
         content = self._text_content(params)
-        if content["text"] == old["text"] and content.get("entities") == old.get("entities"):
+        # An edit without reply_markup removes the message's inline keyboard, as Telegram does.
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict):
+            content["reply_markup"] = markup
+        if (
+            content["text"] == old["text"]
+            and content.get("entities") == old.get("entities")
+            and content.get("reply_markup") == old.get("reply_markup")
+        ):
             raise _ApiError(400, _NOT_MODIFIED)
-        new = {k: v for k, v in old.items() if k != "entities"}
+        new = {k: v for k, v in old.items() if k not in ("entities", "reply_markup")}
         new.update(content, edit_date=int(time.time()))
         self._replace(key, new)
         return new
@@ -788,11 +1002,43 @@ class FakeBotAPI(ThreadedAioServer):
         commands = params.get("commands")
         if not isinstance(commands, list):
             raise _ApiError(400, "Bad Request: can't parse commands JSON object")
-        self._commands = commands
+        with self._lock:
+            self._commands[_commands_key(params)] = commands
         return True
 
-    def _delete_my_commands(self, _key: int | str | None, _params: dict[str, Any]) -> bool:
-        self._commands = []
+    def _delete_my_commands(self, _key: int | str | None, params: dict[str, Any]) -> bool:
+        with self._lock:
+            self._commands.pop(_commands_key(params), None)
+        return True
+
+    def _get_chat_member(self, key: int | str | None, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int):
+            raise _ApiError(400, "Bad Request: invalid user_id specified")
+        user = self.bot_user if user_id == self.bot_id else _user(user_id, "Member", None, None)
+        assert key is not None  # _check_chat refused an empty chat_id
+        if self.creators.get(key) == user_id:
+            return {"user": user, "status": "creator", "is_anonymous": False}
+        if user_id in self.admins.get(key, ()):
+            return {"user": user, "status": "administrator", **_ADMIN_RIGHTS}
+        return {"user": user, "status": "member"}
+
+    def _set_webhook(self, _key: int | str | None, params: dict[str, Any]) -> bool:
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise _ApiError(400, "Bad Request: bad webhook: URL must be provided")
+        self.webhook = dict(params)
+        return True
+
+    def _delete_webhook(self, _key: int | str | None, _params: dict[str, Any]) -> bool:
+        self.webhook = {}
+        return True
+
+    def _answer_callback_query(self, _key: int | str | None, params: dict[str, Any]) -> bool:
+        if not params.get("callback_query_id"):
+            raise _ApiError(400, "Bad Request: query is too old and response timeout expired")
+        with self._lock:
+            self.callback_answers.append(dict(params))
         return True
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -803,7 +1049,8 @@ class FakeBotAPI(ThreadedAioServer):
         while True:
             with self._lock:
                 if isinstance(offset, int) and offset > 0:
-                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                    # Confirmed updates are gone for good (sorted by id: drop a prefix).
+                    del self._updates[: bisect.bisect_left(self._updates, offset, key=_update_id)]
                     batch = self._updates[:limit]
                 elif isinstance(offset, int) and offset < 0:
                     batch = self._updates[offset:][:limit]
@@ -816,3 +1063,23 @@ class FakeBotAPI(ThreadedAioServer):
                 await asyncio.wait_for(self._update_event.wait(), remaining)
             except TimeoutError:
                 pass
+
+
+def _update_id(update: dict[str, Any]) -> int:
+    return int(update["update_id"])
+
+
+def _commands_key(params: dict[str, Any]) -> str:
+    """Which command list a setMyCommands/getMyCommands means: by language_code ("" default)."""
+    return str(params.get("language_code") or "")
+
+
+def _user(
+    user_id: int, first_name: str, username: str | None, language_code: str | None
+) -> dict[str, Any]:
+    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+    if username:
+        user["username"] = username
+    if language_code:
+        user["language_code"] = language_code
+    return user

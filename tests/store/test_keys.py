@@ -16,6 +16,7 @@ PLACEHOLDERS = {
     "name": "{name}",
     "source": "{s}",
     "bucket": "{n}",
+    "window": "{w}",
 }
 
 

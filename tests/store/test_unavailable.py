@@ -80,10 +80,16 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "move_recipient": lambda s: s.move_recipient(C, "a", "b"),
     "claim_inbound": lambda s: s.claim_inbound("src", 7),
     "published": lambda s: s.published(),
+    "published_since": lambda s: s.published_since(0.0),
+    "claim_release": lambda s: s.claim_release(R, "beat"),
     "release_summaries": lambda s: s.release_summaries([R], "language"),
     "note_category": lambda s: s.note_category("local-news", "en", "Local News"),
     "categories": lambda s: s.categories(),
     "recipient_events": lambda s: s.recipient_events(C),
+    "heartbeat": lambda s: s.heartbeat("owner-1", 5.0),
+    "beating": lambda s: s.beating(["owner-1"]),
+    "claim_owners": lambda s: s.claim_owners(R, C),
+    "release_claims": lambda s: s.release_claims(R, C, ["token-1"]),
 }
 
 
