@@ -35,17 +35,24 @@ SUBSCRIBER_LANGUAGES = ("en", "ar", "both")
 SUBSCRIBER_STATES = ("subscribed", "stopped", "blocked")
 
 
+def chat_type(chat_id: str) -> str:
+    """Telegram's chat type from the id's shape (negative: a group, -100...: a supergroup)."""
+    if chat_id.startswith("@"):
+        return "channel"
+    if chat_id.startswith("-100"):
+        return "supergroup"
+    return "group" if chat_id.startswith("-") else "private"
+
+
 def subscriber_entry(
-    chat_type: str, language: str, categories: list[str] | None, source: str
+    chat_id: str, kind: str, language: str, categories: list[str] | None, source: str
 ) -> dict[str, Any]:
     """A subscriber's stored record, kept small (a press office has 100,000 of them): the
-    time as epoch seconds, and no categories at all when they read every category."""
-    entry: dict[str, Any] = {
-        "type": chat_type,
-        "language": language,
-        "since": int(time.time()),
-        "source": source,
-    }
+    time as epoch seconds, no type when the chat id's shape says it (`chat_type`), and no
+    categories at all when they read every category."""
+    entry: dict[str, Any] = {"language": language, "since": int(time.time()), "source": source}
+    if kind != chat_type(chat_id):
+        entry["type"] = kind
     if categories:
         entry["categories"] = sorted(set(categories))
     return entry

@@ -22,6 +22,7 @@ from publisher.recipients import (
     SUBSCRIBER_STATES,
     Entries,
     InvalidChoice,
+    chat_type,
     iso_time,
     journalist_entry,
     normalise_address,
@@ -59,15 +60,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def chat_type(chat_id: str) -> str:
-    """Telegram's chat type from the id's shape, for chats imported by id."""
-    if chat_id.startswith("@"):
-        return "channel"
-    if chat_id.startswith("-100"):
-        return "supergroup"
-    return "group" if chat_id.startswith("-") else "private"
-
-
 def _add(backend: Backend, channel: str, entries: Entries, actor: str, how: str) -> tuple[int, int]:
     added, left_out = backend.store.add_recipients(channel, entries)
     backend.store.add_recipient_event(channel, how, actor, added=str(added), left_out=str(left_out))
@@ -83,7 +75,11 @@ def import_subscribers(backend: Backend, channel: str, path: Path, actor: str) -
     entries, problems = parse_subscribers(path)
     records = {
         chat: subscriber_entry(
-            chat_type(chat), entry.get("language") or "both", entry.get("categories"), "import"
+            chat,
+            chat_type(chat),
+            entry.get("language") or "both",
+            entry.get("categories"),
+            "import",
         )
         for chat, entry in entries.items()
     }

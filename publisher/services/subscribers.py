@@ -18,6 +18,7 @@ from typing import Any
 from publisher.links import release_url
 from publisher.logs import log_event
 from publisher.recipients import SUBSCRIBER_LANGUAGES, iso_time, subscriber_entry
+from publisher.recipients import chat_type as derived_type
 from publisher.services.backend import Backend
 from publisher.slugs import category_slug
 
@@ -72,7 +73,7 @@ class Published:
 def _subscriber(chat_id: str, info: dict[str, Any], state: str) -> Subscriber:
     return Subscriber(
         chat_id=chat_id,
-        type=info.get("type", "private"),
+        type=info.get("type") or derived_type(chat_id),
         language=info.get("language") or "both",
         categories=tuple(info.get("categories") or ()),
         state=state,
@@ -109,6 +110,7 @@ def start(
     found = backend.store.recipient(CHANNEL, chat_id)
     before, why = found if found is not None else ({}, None)
     entry = subscriber_entry(
+        chat_id,
         chat_type,
         language or before.get("language") or "en",
         categories or before.get("categories"),
