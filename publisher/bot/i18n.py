@@ -10,6 +10,7 @@ declared ahead of time (command descriptions) that is translated where it is use
 from __future__ import annotations
 
 import functools
+import re
 from gettext import NullTranslations
 from io import BytesIO
 from pathlib import Path
@@ -26,6 +27,10 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 #: U+200F RIGHT-TO-LEFT MARK: a line that starts with it is laid out right to left even when
 #: its first visible character is Latin, a digit, a "/command" or a symbol
 RLM = "\u200f"
+LRM = "\u200e"
+# A command's slash between Arabic letters and a Latin word takes the Arabic direction and is
+# shown after the word ("settings/"); a left-to-right mark before it keeps "/settings" whole.
+_COMMAND = re.compile(r"(?<![^\s(])/(?=[A-Za-z])")  # at a line start or after a space
 #: each language's name in itself, the same in every language (the language buttons)
 ENDONYMS = {"en": "English", "ar": "العربية"}
 
@@ -84,9 +89,11 @@ class Texts:
 
     def directed(self, text: str) -> str:
         """`text` as this language reads: in a right-to-left language every line starts
-        with U+200F, so Telegram lays it out right to left whatever its first character."""
+        with U+200F, so Telegram lays it out right to left whatever its first character, and
+        each /command is marked left to right so that it reads "/settings", not "settings/"."""
         if not self.right_to_left:
             return text
+        text = _COMMAND.sub(LRM + "/", text.replace(LRM + "/", "/"))
         return "\n".join(
             line if not line or line.startswith(RLM) else RLM + line for line in text.split("\n")
         )

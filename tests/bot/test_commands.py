@@ -61,10 +61,11 @@ def test_an_arabic_user_is_answered_in_arabic_right_to_left(
         lines[0]
         == RLM + f"أهلًا بك! ستصلك البيانات الصحفية الصادرة عن {ORGANISATION} في هذه المحادثة."
     )
-    assert lines[-1] == RLM + "يمكنك تغييرها عبر /settings، وإيقاف الاشتراك عبر /stop."
+    # Each command is marked left to right, or Arabic text shows it as "settings/".
+    assert lines[-1] == RLM + "يمكنك تغييرها عبر \u200e/settings، وإيقاف الاشتراك عبر \u200e/stop."
     assert state(backend, 43).language == "ar"  # type: ignore[union-attr]
     help_lines = say(peer, bot, 43, "/help").splitlines()
-    assert RLM + "/stop – إلغاء الاشتراك" in help_lines
+    assert RLM + "\u200e/stop – إلغاء الاشتراك" in help_lines
     # The stored choice decides from then on, not the app's language.
     subscribers.choose(backend, "43", "test", language="en")
     assert say(peer, bot, 43, "/help", language_code="ar").startswith("This bot sends")

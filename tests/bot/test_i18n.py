@@ -47,7 +47,7 @@ def test_every_message_of_the_bot_has_an_arabic_translation() -> None:
 def test_english_is_the_source_and_arabic_lines_read_right_to_left() -> None:
     assert texts("en")("Saved.") == "Saved."
     ar = texts("ar")
-    assert ar.lines("/start", "", "نص") == f"{RLM}/start\n\n{RLM}نص"
+    assert ar.lines("/start", "", "نص") == f"{RLM}\u200e/start\n\n{RLM}نص"
     assert ar.directed(f"{RLM}x\ny") == f"{RLM}x\n{RLM}y"  # never doubled
     assert texts("fr").language == "en"  # a language the bot does not speak: English
 
