@@ -73,12 +73,24 @@ class Handlers:
             raise ApplicationHandlerStop
 
     # -- commands ------------------------------------------------------------------------------
-    async def start(self, update: Update, context: Context) -> None:
+    async def _managed(
+        self, update: Update, context: Context
+    ) -> tuple[Message, str, str | None, service.Subscriber | None, Texts] | None:
+        """The chat's message, id, user language, record and answer language, once the
+        sender may manage the chat (in a group: an administrator); None after refusing."""
         message, chat_id, code = _parts(update)
         before = service.find(self.backend, chat_id)
+        _ = _texts(before, code)
         if not await _may_manage(update, context):
-            await _answer(message, views.not_admin(_texts(before, code)))
+            await _answer(message, views.not_admin(_))
+            return None
+        return message, chat_id, code, before, _
+
+    async def start(self, update: Update, context: Context) -> None:
+        managed = await self._managed(update, context)
+        if managed is None:
             return
+        message, chat_id, code, before, _ = managed
         link = parse_payload(
             " ".join(context.args or ()) or None,
             lambda: {c.slug for c in service.categories(self.backend)},
@@ -104,23 +116,19 @@ class Handlers:
         await _answer(message, text)
 
     async def stop(self, update: Update, context: Context) -> None:
-        message, chat_id, code = _parts(update)
-        before = service.find(self.backend, chat_id)
-        _ = _texts(before, code)
-        if not await _may_manage(update, context):
-            await _answer(message, views.not_admin(_))
+        managed = await self._managed(update, context)
+        if managed is None:
             return
+        message, chat_id, _code, _before, _ = managed
         await _answer(
             message, views.stopped(_, service.stop(self.backend, chat_id, _actor(update)))
         )
 
     async def settings(self, update: Update, context: Context) -> None:
-        message, chat_id, code = _parts(update)
-        subscriber = service.find(self.backend, chat_id)
-        _ = _texts(subscriber, code)
-        if not await _may_manage(update, context):
-            await _answer(message, views.not_admin(_))
+        managed = await self._managed(update, context)
+        if managed is None:
             return
+        message, _chat_id, _code, subscriber, _ = managed
         if subscriber is None or not subscriber.subscribed:
             await _answer(message, views.not_subscribed(_))
             return
