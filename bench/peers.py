@@ -1,6 +1,7 @@
 """What the delivery benchmarks run against: loopback peers, Redis and `publisher worker`.
 
-Each loopback peer (tests/peers: `FakeBotAPI`, `SMTPPeer`) runs in its OWN process, so it never
+Each loopback peer (tests/peers: `FakeBotAPI`, `SMTPPeer`; and `BareBotAPI` here, a Bot API
+stand-in that spends as little as it can on a request) runs in its OWN process, so it never
 shares a GIL with the client being measured; the benchmark drives it over a pipe (`call`) and
 reads back what it recorded. Redis is the embedded server of `publisher.redis_server` in a short
 temp dir (a unix socket path must stay under 108 bytes); the worker is a real `publisher worker`
@@ -121,6 +122,142 @@ def _telegram_ops(peer: Any) -> dict[str, Callable[..., Any]]:
     }
 
 
+class BareBotAPI:
+    """The cheapest Bot API stand-in: a raw asyncio protocol (uvloop where installed) that
+    answers every request on a kept-alive connection with one prebuilt sendMessage answer.
+
+    It reads only what it needs to count: the request's end (Content-Length) and its chat_id
+    (form-encoded or JSON). No routing, no HTML check, nothing stored but a count per chat: what
+    is left of a send's cost at the client is the client's own.
+    """
+
+    token = "123456789:AAF4bX-bare-token-for-the-loopback-peer"
+    ANSWER = (
+        b'{"ok":true,"result":{"message_id":1,"date":1700000000,'
+        b'"chat":{"id":1,"type":"private"},"text":"."}}'
+    )
+    RESPONSE = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(ANSWER)).encode()
+        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + ANSWER
+    )
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.per_chat: Counter[bytes] = Counter()
+        self.requests = 0
+        self.first_t = 0.0
+        self.last_t = 0.0
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import asyncio
+
+        try:
+            import uvloop
+
+            loop: Any = uvloop.new_event_loop()
+        except ImportError:
+            loop = asyncio.new_event_loop()
+        self._loop = loop
+        server = loop.run_until_complete(
+            loop.create_server(lambda: _BareProtocol(self), "127.0.0.1", 0, backlog=1024)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._thread = threading.Thread(target=loop.run_forever, name="bare-bot-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def note(self, body: bytes) -> None:
+        """One request: count its chat."""
+        now = time.monotonic()
+        if not self.requests:
+            self.first_t = now
+        self.last_t = now
+        self.requests += 1
+        at = body.find(b"chat_id=")
+        if at >= 0:
+            end = body.find(b"&", at)
+            chat = body[at + 8 : end if end >= 0 else len(body)]
+        else:  # JSON (Apprise): "chat_id": "123" or 123
+            at = body.find(b'"chat_id"')
+            chat = body[at + 9 : at + 40].split(b",")[0].strip(b' :"}') if at >= 0 else b""
+        self.per_chat[chat] += 1
+
+    def reset(self) -> None:
+        self.per_chat = Counter()
+        self.requests = 0
+        self.first_t = self.last_t = 0.0
+
+
+class _BareProtocol:
+    """HTTP/1.1 requests in, the prebuilt answer out, as many per connection as it sends."""
+
+    def __init__(self, peer: BareBotAPI) -> None:
+        self.peer = peer
+        self.buffer = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.transport = None
+
+    def eof_received(self) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        while (end := buffer.find(b"\r\n\r\n")) >= 0:
+            head = buffer[:end]
+            at = head.find(b"Content-Length:")
+            if at < 0:
+                head = head.lower()
+                at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
+            total = end + 4 + length
+            if len(buffer) < total:
+                break
+            self.peer.note(buffer[end + 4 : total])
+            buffer = buffer[total:]
+            self.transport.write(BareBotAPI.RESPONSE)
+        self.buffer = buffer
+
+
+def _bare_ops(peer: BareBotAPI) -> dict[str, Callable[..., Any]]:
+    def summary() -> dict[str, Any]:
+        per_chat = dict(peer.per_chat)
+        return {
+            "requests": peer.requests,
+            "send_requests": peer.requests,
+            "sent": peer.requests,
+            "chats": len(per_chat),
+            "doubled": sum(n - 1 for n in per_chat.values()),
+            "statuses": {200: peer.requests},
+            "rate_limited": 0,
+            "first_t": peer.first_t,
+            "last_t": peer.last_t,
+        }
+
+    return {
+        "count": lambda: peer.requests,
+        "summary": summary,
+        "reset": peer.reset,
+        "set": lambda name, value: None,
+    }
+
+
 _TO = re.compile(rb"^To: ?(.*)$", re.MULTILINE | re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(rb"^List-Unsubscribe: ?<([^>]*)>", re.MULTILINE | re.IGNORECASE)
 
@@ -169,6 +306,11 @@ def _serve(conn: Connection, kind: str, options: dict[str, Any]) -> None:
         peer.start()
         info = {"port": peer.port, "base_url": peer.base_url, "token": peer.token}
         ops = _telegram_ops(peer)
+    elif kind == "telegram-bare":
+        peer = BareBotAPI()
+        peer.start()
+        info = {"port": peer.port, "base_url": peer.base_url, "token": peer.token}
+        ops = _bare_ops(peer)
     elif kind == "smtp":
         from tests.peers.smtp import SMTPPeer
 
@@ -197,7 +339,8 @@ def _serve(conn: Connection, kind: str, options: dict[str, Any]) -> None:
 
 
 class PeerProcess:
-    """A loopback peer ('telegram': FakeBotAPI, 'smtp': SMTPPeer) in a process of its own.
+    """A loopback peer ('telegram': FakeBotAPI, 'telegram-bare': BareBotAPI, 'smtp': SMTPPeer)
+    in a process of its own.
 
     `info` has its port and URL (and the bot token); `call(op, *args)` runs one of the ops
     above in the peer process and returns the answer; `cpu_s()` is its CPU time so far.
@@ -610,6 +753,7 @@ class Delivered:
     first_s: float  # submit call -> first message at the peer
     counts: dict[str, int]
     worker_cpu_s: float  # CPU of the worker's processes over the run
+    pool_cpu_s: float  # of which its pool processes (the ones that send)
     peer_cpu_s: float
     redis_cpu_s: float
     peak_sum_mib: float  # worker processes' resident memory, summed at one sample
@@ -685,15 +829,19 @@ class Pipeline:
     ) -> Delivered:  # fmt: skip
         """Submit, wait until every outcome is recorded, and say what it took."""
         peer.call("reset")
-        pids = worker.pool_pids()
         redis_pid = self.redis_pid()
         with RSSSampler(worker.pid) as rss:
-            cpu0 = sum(process_cpu_s(p) for p in pids)
+            before = {p: process_cpu_s(p) for p in worker.pool_pids()}
             peer0, redis0 = peer.cpu_s(), process_cpu_s(redis_pid)
             started = time.monotonic()
             self.submit(store, release, rendered)
             ended, counts = wait_delivered(store, release.id, channel, recipients, timeout_s)
-            cpu1 = sum(process_cpu_s(p) for p in pids)
+            # A process that appeared meanwhile (a pool process forked late) counts from zero;
+            # one that ended took its figure along (0, not less).
+            used = {
+                p: max(0.0, process_cpu_s(p) - before.get(p, 0.0))
+                for p in {*before, *worker.pool_pids()}
+            }
             peer1, redis1 = peer.cpu_s(), process_cpu_s(redis_pid)
             for other in release.channels:  # the memory sampled covers every channel's work
                 if other != channel:
@@ -704,7 +852,8 @@ class Pipeline:
             elapsed_s=ended - started,
             first_s=summary["first_t"] - started if summary["first_t"] else 0.0,
             counts=counts,
-            worker_cpu_s=cpu1 - cpu0,
+            worker_cpu_s=sum(used.values()),
+            pool_cpu_s=sum(cpu for p, cpu in used.items() if p != worker.pid),
             peer_cpu_s=peer1 - peer0,
             redis_cpu_s=redis1 - redis0,
             peak_sum_mib=rss.peak_sum_mib,

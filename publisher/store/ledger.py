@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
+import orjson
 import redis
 import redis.asyncio
 
@@ -305,13 +306,11 @@ class Ledger:
             k_claims(release_id, channel),
         ]
         args: list[Any] = [now, now + lease_s, token, batch_id, owner]
-        out = await self._claim(keys=keys, args=args)
-        pairs = [decode(v) for v in out]
-        claimed: dict[str, tuple[int, list[str], bool]] = {}
-        for i in range(0, len(pairs), 2):
-            attempts, ids, uncertain = json.loads(pairs[i + 1])
-            claimed[pairs[i]] = (int(attempts), [str(x) for x in ids], bool(uncertain))
-        return claimed
+        out = orjson.loads(await self._claim(keys=keys, args=args))
+        return {
+            str(r): (int(attempts), [str(x) for x in ids], bool(uncertain))
+            for r, attempts, ids, uncertain in out
+        }
 
     async def start(
         self, release_id: str, channel: str, recipients: list[str], token: str
@@ -360,11 +359,12 @@ class Ledger:
         `then_start` as sending, as `start` does. Returns the recipients started."""
         if not outcomes and not then_start:
             return []
-        args: list[Any] = [token, len(outcomes)]
-        for o in outcomes:
-            marker = "gone" if o.gone else str(o.due)
-            args += [o.recipient, o.state, json.dumps(o.platform_ids), o.error[:500], marker]
-        args += then_start or []
+        packed = [
+            [o.recipient, o.state, o.platform_ids, o.error[:500], "gone" if o.gone else o.due]
+            for o in outcomes
+        ]
+        starts = orjson.dumps(then_start) if then_start else b""
+        args: list[Any] = [token, orjson.dumps(packed), starts]
         keys = [
             k_records(release_id, channel),
             k_leases(release_id, channel),

@@ -6,6 +6,10 @@ from `publisher.store.keys`; each script says which keys (KEYS) and arguments (A
 in order. A record is the JSON array `[state, attempts, platform_ids, error, possible_duplicate,
 claim_token]` (Lua counts from 1: `rec[1]` is the state).
 
+Lists a script takes or gives many of (outcomes, recipients to start, what a claim found) travel
+as one JSON argument or reply: one value for the client to encode per call instead of several
+per recipient, on the send path's busiest calls.
+
 A claim token is a batch task's; only its holder starts, renews or records progress on the
 records it claimed. Once its claim is gone (its lease expired, or its owner was found dead and
 its claims released), a late task can only write that a send went through (`sent`): the
@@ -49,11 +53,11 @@ return {new_batch(fresh, now) or '', #fresh}
 # an owner that died.
 # KEYS: records, leases, batches, batch queue, claims. ARGV: now, lease until, token, batch
 # id, owner ('' registers nothing).
-# Returns recipient, [attempts, platform ids, possible duplicate (0/1)], ... for each claimed.
+# Returns JSON [[recipient, attempts, platform ids, possible duplicate (0/1)], ...].
 CLAIM = """
 local now = tonumber(ARGV[1]); local lease = tonumber(ARGV[2]); local token = ARGV[3]
 local raw_batch = redis.call('HGET', KEYS[3], ARGV[4])
-if not raw_batch then return {} end
+if not raw_batch then return '[]' end
 redis.call('HDEL', KEYS[3], ARGV[4]); redis.call('ZREM', KEYS[4], ARGV[4])
 local out = {}
 for _, r in ipairs(cjson.decode(raw_batch)) do
@@ -68,21 +72,21 @@ for _, r in ipairs(cjson.decode(raw_batch)) do
       rec[1] = 'claimed'; rec[6] = token
       redis.call('HSET', KEYS[1], r, cjson.encode(rec))
       redis.call('ZADD', KEYS[2], lease, r)
-      table.insert(out, r); table.insert(out, cjson.encode({rec[2], rec[3], rec[5] or 0}))
+      table.insert(out, {r, rec[2], rec[3], rec[5] or 0})
     end
   end
 end
-if #out > 0 and ARGV[5] ~= '' then redis.call('HSET', KEYS[5], token, ARGV[5]) end
-return out
+if #out == 0 then return '[]' end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], token, ARGV[5]) end
+return cjson.encode(out)
 """
 
 # Mark claimed records as sending just before their requests start (attempts + 1): the
-# recipients from ARGV[first] on, if this task's token still holds them. KEYS[1]: records.
+# recipients of the list, if this task's token still holds them. KEYS[1]: records.
 START_FN = """
-local function start(first, token)
+local function start(list, token)
   local out = {}
-  for i = first, #ARGV do
-    local r = ARGV[i]
+  for _, r in ipairs(list) do
     local raw = redis.call('HGET', KEYS[1], r)
     if raw then
       local rec = cjson.decode(raw)
@@ -98,36 +102,42 @@ end
 """
 
 # ARGV: token, recipients. Returns the recipients now sending.
-START = START_FN + "return start(2, ARGV[1])"
+START = (
+    START_FN
+    + """
+local list = {}
+for i = 2, #ARGV do list[#list + 1] = ARGV[i] end
+return start(list, ARGV[1])
+"""
+)
 
 # Record outcomes, then start the next recipients in the same round trip (their sends take
 # the places of the ones recorded). An outcome under a token that no longer holds the record
 # is dropped unless it is `sent` (see the top); token '' holds every record.
 # KEYS: records, leases, counts, failures, paused.
-# ARGV: token, outcome count n, (recipient, state, ids_json, error, due or 'gone') per
-# outcome, then the recipients to start. Returns the recipients now sending.
+# ARGV: token, JSON [[recipient, state, platform ids, error, due or 'gone'], ...], JSON
+# [recipient to start, ...] (or ''). Returns the recipients now sending.
 FINISH = (
     START_FN
     + """
-local last = 2 + 5 * tonumber(ARGV[2])
 local token = ARGV[1]
-for i = 3, last, 5 do
-  local r = ARGV[i]; local st = ARGV[i + 1]
+for _, o in ipairs(cjson.decode(ARGV[2])) do
+  local r = o[1]; local st = o[2]
   local raw = redis.call('HGET', KEYS[1], r)
   if raw then
     local rec = cjson.decode(raw)
     local old = rec[1]
     local holds = token == '' or rec[6] == token or st == 'sent'
     if holds and old ~= 'sent' and old ~= 'failed' and old ~= 'skipped' and old ~= 'paused' then
-      rec[1] = st; rec[3] = cjson.decode(ARGV[i + 2]); rec[4] = ARGV[i + 3]
+      rec[1] = st; rec[3] = o[3]; rec[4] = o[4]
       if st == 'retry' then
-        redis.call('ZADD', KEYS[2], tonumber(ARGV[i + 4]), r)
+        redis.call('ZADD', KEYS[2], o[5], r)
       else
         redis.call('ZREM', KEYS[2], r); rec[6] = ''
         redis.call('HINCRBY', KEYS[3], 'pending', -1)
         redis.call('HINCRBY', KEYS[3], st, 1)
         if st == 'sent' and rec[5] == 1 then redis.call('HINCRBY', KEYS[3], 'uncertain', 1) end
-        if st == 'skipped' and ARGV[i + 4] == 'gone' then
+        if st == 'skipped' and o[5] == 'gone' then
           redis.call('HINCRBY', KEYS[3], 'gone', 1)
         end
         if st == 'failed' then redis.call('HSET', KEYS[4], r, cjson.encode(rec)) end
@@ -137,7 +147,8 @@ for i = 3, last, 5 do
     end
   end
 end
-return start(last + 1, ARGV[1])
+if ARGV[3] == '' then return {} end
+return start(cjson.decode(ARGV[3]), token)
 """
 )
 
