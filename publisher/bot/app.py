@@ -14,6 +14,7 @@ each chat's in order (`publisher.bot.limits`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,8 +23,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot
 
 from publisher.bot.handlers import Handlers
 from publisher.bot.i18n import BOT_LANGUAGES, texts
-from publisher.bot.limits import PerChatUpdateProcessor, SharedRateLimiter
+from publisher.bot.limits import BoundedIntake, PerChatUpdateProcessor, SharedRateLimiter
 from publisher.bot.views import bot_commands
+from publisher.logs import log_event
 from publisher.runtime import new_event_loop
 from publisher.senders.aiohttp_request import AiohttpRequest
 from publisher.services import Backend
@@ -33,9 +35,11 @@ from publisher.settings import Settings
 #: explicit list keeps chat_member and other floods out, and says what the bot handles)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 #: updates handled at once (each chat's still one after another)
-CONCURRENT_UPDATES = 256
+CONCURRENT_UPDATES = 128
 #: seconds a getUpdates long poll waits on Telegram for updates
 POLL_TIMEOUT_S = 10
+
+log = logging.getLogger(__name__)
 
 BotApplication = Application[
     ExtBot[None], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
@@ -66,6 +70,7 @@ def build_application(
         .get_updates_request(AiohttpRequest(connection_limit=2, read_timeout=10.0))
         .rate_limiter(SharedRateLimiter(settings))
         .concurrent_updates(PerChatUpdateProcessor(concurrent_updates))
+        .update_queue(BoundedIntake(concurrent_updates))
         .job_queue(None)
         .post_init(register_commands)
         .build()
@@ -85,6 +90,9 @@ async def register_commands(application: BotApplication) -> None:
 def run_polling(application: BotApplication) -> None:
     """Long-poll Telegram until SIGINT or SIGTERM, then finish the updates in hand and stop."""
     asyncio.set_event_loop(new_event_loop())
+    log_event(
+        log, logging.INFO, "bot polling", channel="telegram", allowed=",".join(ALLOWED_UPDATES)
+    )
     application.run_polling(
         allowed_updates=ALLOWED_UPDATES, timeout=POLL_TIMEOUT_S, close_loop=True
     )

@@ -8,6 +8,10 @@ the group's own 20 a minute.
 `PerChatUpdateProcessor` (a `BaseUpdateProcessor`, given to `concurrent_updates`) handles many
 updates at once but one chat's updates one after another, in the order Telegram numbered them:
 a `/start` followed at once by `/stop` must leave the chat stopped, not subscribed.
+
+`BoundedIntake` (the application's `update_queue`) hands the application no more updates
+than it handles at once, and holds at most a getUpdates answer more: a burst of 10,000
+updates waits at Telegram, not as 10,000 parsed updates and tasks in the bot's memory.
 """
 
 from __future__ import annotations
@@ -166,3 +170,34 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         self._chats.clear()
+
+
+class BoundedIntake(asyncio.Queue[object]):
+    """The update queue the updater (or the webhook) fills and the application empties.
+
+    `get` waits while `in_flight` updates taken from it are not yet done (PTB's application
+    starts a task per update it takes, without waiting); `put` waits while `maxsize` updates
+    are queued, so polling pauses instead of fetching more.
+    """
+
+    def __init__(self, in_flight: int, maxsize: int = 100) -> None:
+        super().__init__(maxsize)
+        self.in_flight = in_flight
+        self._taken = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def get(self) -> object:
+        while self._taken >= self.in_flight:
+            self._room.clear()
+            await self._room.wait()
+        item = await super().get()
+        self._taken += 1
+        return item
+
+    def task_done(self) -> None:
+        super().task_done()
+        # Updates dropped at shutdown are taken with get_nowait: never below zero.
+        self._taken = max(0, self._taken - 1)
+        if self._taken < self.in_flight:
+            self._room.set()

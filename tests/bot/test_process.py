@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from publisher import services
 from publisher.services import subscribers
 from tests.conftest import PUBLISHER, ROOT, publisher_env, wait_until
 from tests.peers.telegram_api import FakeBotAPI
@@ -41,8 +42,6 @@ def test_the_bot_process_answers_and_stops_on_sigterm(
     assert time.monotonic() - began < 10
     assert b"Traceback" not in err and peer.token.encode() not in err
     assert b'"event": "subscribed"' in err
-    from publisher import services
-
     backend = services.connect(settings=bot_settings(peer, redis_server, data_dir))
     found = subscribers.find(backend, "91")
     assert found is not None and found.subscribed and found.language == "ar"

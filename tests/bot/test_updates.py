@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from telegram import Update
 
 from publisher import services
-from publisher.bot.limits import PerChatUpdateProcessor
+from publisher.bot.limits import BoundedIntake, PerChatUpdateProcessor
 from publisher.store.keys import k_recipient_events
 from tests.peers.telegram_api import FakeBotAPI
 
@@ -74,3 +75,21 @@ def test_one_chats_updates_are_handled_in_order_many_chats_at_once(
     assert isinstance(processor, PerChatUpdateProcessor)
     assert processor.waited > 0  # the chats' later updates did wait for their first
     assert processor.current_concurrent_updates == 0
+
+
+def test_the_intake_hands_out_no_more_updates_than_are_handled_at_once() -> None:
+    async def go() -> tuple[int, bool]:
+        intake = BoundedIntake(in_flight=3, maxsize=5)
+        for n in range(5):
+            await intake.put(n)
+        putting = asyncio.ensure_future(intake.put(5))  # full: the poller waits
+        taken = [await intake.get() for _ in range(3)]
+        getting = asyncio.ensure_future(intake.get())  # 3 not done: the application waits
+        await asyncio.sleep(0.01)
+        waited = not getting.done()
+        intake.task_done()
+        assert await asyncio.wait_for(getting, 1) == 3
+        await asyncio.wait_for(putting, 1)
+        return len(taken), waited
+
+    assert asyncio.run(go()) == (3, True)
