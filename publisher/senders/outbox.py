@@ -2,8 +2,9 @@
 
 Telegram and X sends become one JSON line each in `{data_dir}/outbox/{channel}/{release}.jsonl`;
 an email becomes a personalised message in the Maildir `{data_dir}/maildir/` (any mail client
-reads it) plus its JSON line. Several worker processes append to one file: each line is one
-`write` on a descriptor opened with O_APPEND, so lines never interleave.
+reads it), exactly as the SMTP sender would send it (its own links, DKIM-signed when
+DKIM_PRIVATE_KEY is set), plus its JSON line. Several worker processes append to one file: each
+line is one `write` on a descriptor opened with O_APPEND, so lines never interleave.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import json
 import mailbox
 import os
 from datetime import UTC, datetime
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any, ClassVar
 
 from publisher import channels
 from publisher.channels.base import Recipient, SendContext, Sender
+from publisher.channels.email_mime import mail_domain
 from publisher.errors import ChannelFault, PermanentDeliveryError
+from publisher.links import link
+from publisher.senders.dkim import DkimConfigError, DkimSigner
 from publisher.senders.smtp import to_field
 from publisher.settings import Settings
 
@@ -43,9 +47,17 @@ class OutboxSender(Sender):
         self.maildir = maildir  # an email: a personalised message in the Maildir as well
         self.folder = Path(settings.data_dir) / "outbox" / channel
         self.maildir_path = Path(settings.data_dir) / "maildir"
-        self.domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+        self.domain = mail_domain(settings.mail_from)
+        self.settings = settings
         self.fallback_unsubscribe = f"{settings.base_url}/unsubscribe"
         self._maildir: mailbox.Maildir | None = None
+        self.signer: DkimSigner | None = None
+        self.fault = ""
+        if maildir:
+            try:
+                self.signer = DkimSigner.from_settings(settings)
+            except DkimConfigError as exc:  # pauses the channel at its first send
+                self.fault = str(exc)
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -54,6 +66,8 @@ class OutboxSender(Sender):
         self, payload: dict[str, Any], recipient: Recipient, ctx: SendContext
     ) -> list[str]:
         """Record the send; return one fake id per part ("outbox:1", ... or "maildir:KEY")."""
+        if self.fault:
+            raise ChannelFault(f"{self.fault}; fix it, then run publisher resume {ctx.release_id}")
         record: dict[str, Any] = {"recipient": recipient.address, "release": ctx.release_id}
         if self.maildir:
             ids = [self._to_maildir(payload, recipient, ctx)]
@@ -81,7 +95,10 @@ class OutboxSender(Sender):
                 unsubscribe_url=ctx.unsubscribe_url or self.fallback_unsubscribe,
                 message_id=make_msgid(domain=self.domain),
                 date=formatdate(localtime=False),
+                preferences_url=link("preferences", self.channel, recipient.address, self.settings),
             )
+            if self.signer is not None:
+                data = self.signer.sign(data)
         except ValueError as exc:
             raise PermanentDeliveryError(f"cannot address this email: {exc}") from exc
         try:

@@ -1,14 +1,25 @@
 """Email delivery over SMTP: the rendered message, personalised, to one journalist at a time.
 
 Each journalist is alone in To, in the envelope and in the header. Per message the work is a byte
-substitution (`personalize`) and one `sendmail` on a pooled connection: connections are opened
-once and reused by one thread at a time. smtplib's exceptions become ours here (`translate`).
+substitution (`personalize`: To, Date, a Message-ID on MAIL_FROM's domain, the unsubscribe and
+preferences links), a DKIM signature over those final bytes when DKIM_PRIVATE_KEY is set, and
+one `sendmail` on a pooled connection: connections are opened once and reused by one thread at
+a time. smtplib's exceptions become ours here (`translate`), bounces sorted by `bounce_kind`:
+
+    5xx, 5.1.x ("no such user")          PermanentDeliveryError gone, state "bounced": suppressed
+    RCPT 5xx, anything else              PermanentDeliveryError hard_bounce: counted towards
+                                         PUBLISHER_BOUNCE_LIMIT
+    DATA 5xx, 5.2.x (mailbox full...)    the same (one recipient per message)
+    DATA 5xx, other; 5.1.7/5.1.8         PermanentDeliveryError: failed; about our message or
+                                         sender (spam, policy, size), not counted
+    4xx anywhere                         TransientDeliveryError: retried (a soft bounce)
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import smtplib
 import socket
 import ssl
@@ -21,13 +32,15 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from publisher.channels.base import Recipient, SendContext, Sender, Throttle
-from publisher.channels.email_mime import CONTROL_CHARS
+from publisher.channels.email_mime import CONTROL_CHARS, mail_domain
 from publisher.errors import (
     ChannelFault,
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from publisher.links import link
+from publisher.senders.dkim import DkimConfigError, DkimSigner
 from publisher.settings import Settings
 
 POOL_SIZE = 4
@@ -79,6 +92,62 @@ def _reply(code: int, message: bytes | str) -> str:
     return " ".join(f"{code} {text}".split())
 
 
+#: An RFC 3463 enhanced status code where a reply or a DSN's Status field starts.
+ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+#: What servers that give no enhanced code say when the mailbox does not exist.
+NO_SUCH_USER = re.compile(
+    r"user unknown|unknown user|no such user|no such mailbox|no such recipient|"
+    r"mailbox not found|recipient not found|unknown recipient|does not exist|"
+    r"address rejected: user unknown|invalid mailbox|invalid recipient",
+    re.IGNORECASE,
+)
+
+
+def enhanced_status(text: str) -> str | None:
+    """The first enhanced status code ("5.1.1") in a reply or diagnostic, if any."""
+    found = ENHANCED_STATUS.search(text)
+    return ".".join(found.groups()) if found else None
+
+
+def bounce_kind(text: str, status: str | None = None, at_data: bool = False) -> str:
+    """How a permanent refusal of one address counts.
+
+    "gone": the mailbox does not exist (5.1.x, or the words for it when there is no enhanced
+    code): suppressed at once. "message": the refusal is about our message or our sender, not
+    the address (5.1.7 and 5.1.8 name the sender's address; at DATA, any code outside 5.1 and
+    5.2, such as 5.7.1 spam or policy, 5.3.4 size): it fails, and counts nothing against the
+    journalist. "hard": any other (mailbox full or disabled, relay refused...): counted towards
+    PUBLISHER_BOUNCE_LIMIT. `status` is an enhanced code given apart from the text (a DSN's
+    Status field); `at_data`, that the reply came after the whole message was sent.
+    """
+    status = status or enhanced_status(text)
+    if status is None:
+        if NO_SUCH_USER.search(text):
+            return "gone"
+        return "message" if at_data else "hard"
+    if status in ("5.1.7", "5.1.8"):
+        return "message"
+    if status.startswith("5.1."):
+        return "gone"
+    if at_data and not status.startswith("5.2."):
+        return "message"
+    return "hard"
+
+
+def _refused(address: str, reply: str, at_data: bool) -> PermanentDeliveryError:
+    """A 5xx for one address, sorted by `bounce_kind`."""
+    kind = bounce_kind(reply, at_data=at_data)
+    if kind == "gone":
+        return PermanentDeliveryError(
+            f"mail server rejected {address}: {reply}", gone=True, state="bounced"
+        )
+    if kind == "message":
+        return PermanentDeliveryError(f"mail server refused the message: {reply}", gone=False)
+    return PermanentDeliveryError(
+        f"mail server rejected {address}: {reply}", gone=False, hard_bounce=True
+    )
+
+
 def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryError:
     """Our exception for what smtplib (or the socket under it) raised sending to `address`."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -91,7 +160,7 @@ def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryE
         reply = _reply(code, message)
         if 400 <= code < 500:
             return TransientDeliveryError(f"mail server deferred {address}: {reply}")
-        return PermanentDeliveryError(f"mail server rejected {address}: {reply}", gone=True)
+        return _refused(address, reply, at_data=False)
     if isinstance(exc, smtplib.SMTPSenderRefused):
         if 400 <= exc.smtp_code < 500:
             return TransientDeliveryError(
@@ -114,6 +183,8 @@ def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryE
         reply = _reply(exc.smtp_code, exc.smtp_error)
         if 400 <= exc.smtp_code < 500:
             return TransientDeliveryError(f"mail server deferred the message: {reply}")
+        if isinstance(exc, smtplib.SMTPDataError):  # after RCPT: about the message or mailbox
+            return _refused(address, reply, at_data=True)
         return PermanentDeliveryError(f"mail server refused the message: {reply}", gone=False)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return ChannelFault(
@@ -305,7 +376,13 @@ class SMTPSender(Sender):
             self.fault = str(exc)
             self.target = SMTPTarget("", 0, False, None, None)
         self.from_addr = parseaddr(settings.mail_from)[1] or settings.mail_from
-        self.domain = self.from_addr.rpartition("@")[2] or "localhost"
+        self.domain = mail_domain(settings.mail_from)
+        self.settings = settings
+        self.signer: DkimSigner | None = None
+        try:
+            self.signer = DkimSigner.from_settings(settings)
+        except DkimConfigError as exc:  # pauses the channel at its first send, as above
+            self.fault = self.fault or str(exc)
         self.throttle = throttle
         self.pool_size = pool_size
         self.hostname = socket.gethostname()  # not getfqdn(): that may wait on DNS
@@ -339,7 +416,10 @@ class SMTPSender(Sender):
                 unsubscribe_url=ctx.unsubscribe_url,
                 message_id=message_id,
                 date=formatdate(localtime=False),
+                preferences_url=link("preferences", self.channel, address, self.settings),
             )
+            if self.signer is not None:
+                data = self.signer.sign(data)
         except ValueError as exc:
             raise PermanentDeliveryError(f"cannot address this email: {exc}") from exc
         if self.throttle is not None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from publisher.channels.email import (
     HTML_MAX_BYTES,
+    PREFERENCES_TOKEN,
     UNSUBSCRIBE_TOKEN,
     EmailChannel,
     qp_encode,
@@ -252,19 +253,45 @@ def test_overriding_templates_can_restyle_but_not_alter_the_unsubscribe_url(
 ) -> None:
     folder = tmp_path / "email"
     folder.mkdir()
-    (folder / "subject.txt").write_text("[Press] {{ subject }}\n")
+    (folder / "release.subject.txt").write_text("[Press] {{ subject }}\n")
     ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))
     payload = render(make_release(), ctx)
     assert (
         parse(payload["mime"])["Subject"]
         == "[Press] Assad regime kills dozens of civilians in Idlib"
     )
-    (folder / "body.txt").write_text(
+    (folder / "release.txt").write_text(
         "{{ body_text }}\nUnsubscribe: {{ unsubscribe_url | lower }}\n"
     )
     ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))  # Jinja caches
     with pytest.raises(RenderError, match="unsubscribe URL"):
         render(make_release(), ctx)
+    (folder / "release.txt").write_text("{{ body_text }}\n")
+    ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))
+    with pytest.raises(RenderError, match="needs its unsubscribe link"):
+        render(make_release(), ctx)
+    # the footer is a template of its own: restyled once, for releases and briefings alike
+    (folder / "release.txt").unlink()
+    (folder / "footer.txt").write_text(
+        "-- \n{{ organisation }}: {{ preferences_url | upper }}\n{{ unsubscribe_url }}\n"
+    )
+    ctx = RenderContext(PUBLIC_URL, 5, "Press Office", Templates(tmp_path))
+    with pytest.raises(RenderError, match="preferences URL"):
+        render(make_release(), ctx)
+
+
+def test_personalize_wants_the_preferences_url_of_a_message_that_links_to_it(
+    ctx: RenderContext,
+) -> None:
+    mime = render(make_release(), ctx)["mime"]
+    with pytest.raises(ValueError, match="preferences_url"):
+        personalize(
+            mime,
+            to="a@example.com",
+            unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/a",
+            message_id="<1@example.org>",
+            date="Tue, 11 Feb 2020 10:00:00 +0000",
+        )
 
 
 def test_markdown_javascript_link_keeps_its_text_only(ctx: RenderContext) -> None:
@@ -407,6 +434,7 @@ def test_personalize_fills_every_per_send_part(
         unsubscribe_url=url,
         message_id="<20200211.abc@press.example.org>",
         date="Tue, 11 Feb 2020 10:00:00 +0200",
+        preferences_url=url.replace("/unsubscribe/", "/preferences/"),
     )
     msg = parse(raw)
     assert not msg.defects
@@ -420,7 +448,14 @@ def test_personalize_fills_every_per_send_part(
     assert url in text
     assert url in check_html(page).hrefs
     assert "نص البيان." in text and "نص البيان." in page
-    for leftover in (b"placeholder", UNSUBSCRIBE_TOKEN.encode(), b"1970"):
+    assert url.replace("/unsubscribe/", "/preferences/") in text
+    assert url.replace("/unsubscribe/", "/preferences/") in check_html(page).hrefs
+    for leftover in (
+        b"placeholder",
+        UNSUBSCRIBE_TOKEN.encode(),
+        PREFERENCES_TOKEN.encode(),
+        b"1970",
+    ):
         assert leftover not in raw
     assert_lines_fit(raw)
 
@@ -432,6 +467,7 @@ def test_personalize_takes_str_or_bytes_and_keeps_the_rest(ctx: RenderContext) -
         "unsubscribe_url": f"{PUBLIC_URL}/unsubscribe/a",
         "message_id": "<1@example.org>",
         "date": "Tue, 11 Feb 2020 10:00:00 +0000",
+        "preferences_url": f"{PUBLIC_URL}/preferences/a",
     }
     from_str = personalize(mime, **args)
     assert personalize(mime.encode("ascii"), **args) == from_str
@@ -456,6 +492,9 @@ def test_personalize_takes_str_or_bytes_and_keeps_the_rest(ctx: RenderContext) -
         {"message_id": "<a b@example.org>"},
         {"date": "yesterday"},
         {"date": "Tue, 11 Feb 2020 10:00:00 +0000\r\nBcc: victim@example.com"},
+        {"preferences_url": "https://press.example.org/p\r\nBcc: victim@example.com"},
+        {"preferences_url": "javascript:alert(1)"},
+        {"preferences_url": None},
     ],
 )
 def test_personalize_refuses_values_that_would_break_the_message(
@@ -467,6 +506,7 @@ def test_personalize_refuses_values_that_would_break_the_message(
         "unsubscribe_url": f"{PUBLIC_URL}/unsubscribe/a",
         "message_id": "<1@example.org>",
         "date": "Tue, 11 Feb 2020 10:00:00 +0000",
+        "preferences_url": f"{PUBLIC_URL}/preferences/a",
         **bad,
     }
     with pytest.raises(ValueError):
@@ -532,3 +572,61 @@ def test_qp_encoding_keeps_the_marker_replaceable(pieces: list[str]) -> None:
     expected = text.replace("\r\n", "\n").replace("\r", "\n")
     decoded = parse(wrapped + encoded).get_content().replace("\r\n", "\n")
     assert decoded == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"category": "Local News"}, "each release in Local News from Syrian National Coalition"),
+        ({}, "each release from Syrian National Coalition as it goes out"),
+        ({"id": "briefing-2020-02-11-en"}, "the daily briefing from Syrian National Coalition"),
+        (
+            {"category": "أخبار محلية", "language": "ar"},
+            "كل بيان في «أخبار محلية» من Syrian National Coalition",
+        ),
+    ],
+)
+def test_the_footer_says_why_in_both_parts(
+    ctx: RenderContext, fields: dict[str, Any], why: str
+) -> None:
+    text, page = parts(parse(render(make_release(**fields), ctx)["mime"]))
+    visible = " ".join("".join(check_html(page).text).split())
+    assert why in " ".join(text.split()) and why in visible
+    page_url_shown = "/releases/" in text
+    assert page_url_shown is not fields.get("id", "").startswith("briefing-")  # no page to link
+
+
+def test_the_footer_carries_the_postal_address_and_both_links(ctx: RenderContext) -> None:
+    extra = {"organisation_address": "Office 12, 34 Example Street\\nIstanbul 34000"}
+    with_address = RenderContext(ctx.public_url, 5, ctx.organisation, ctx.templates, extra)
+    payload = render(make_release(), with_address)
+    text, page = parts(parse(payload["mime"]))
+    html = check_html(page)
+    footer = text[text.rindex("--\n") :]
+    assert "Syrian National Coalition\nOffice 12, 34 Example Street\nIstanbul 34000\n" in footer
+    assert "Office 12, 34 Example Street" in "".join(html.text)
+    preferences = f"{PUBLIC_URL}/preferences/{PREFERENCES_TOKEN}"
+    assert footer.index(preferences) < footer.index(PLACEHOLDER_URL)
+    assert preferences in html.hrefs and PLACEHOLDER_URL in html.hrefs
+
+
+@pytest.mark.parametrize(
+    ("organisation", "mail_from", "expected"),
+    [
+        ("Press Office", "Press <press@press.example.org>",
+         '"Press Office releases" <releases.press.example.org>'),
+        ('The "Office"', "press@Example.ORG", '"The \\"Office\\" releases" <releases.example.org>'),
+        ("الائتلاف الوطني", "press@bücher.example", None),
+    ],
+)  # fmt: skip
+def test_list_id_names_the_list_under_mail_froms_domain(
+    organisation: str, mail_from: str, expected: str | None
+) -> None:
+    from publisher.channels.email_mime import list_id
+
+    value = list_id(f"{organisation} releases", "releases", mail_from)
+    msg = parse(f"List-Id: {value}\r\n\r\n")
+    if expected is not None:
+        assert msg["List-Id"] == expected
+    else:  # encoded words, decoded back by the reader; the domain in IDNA
+        assert str(msg["List-Id"]) == f"{organisation} releases <releases.xn--bcher-kva.example>"

@@ -115,6 +115,7 @@ def deliver(mime: str, name: str) -> bytes:
         unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/abc",
         message_id="<1@press.example.org>",
         date="Tue, 11 Feb 2020 10:00:00 +0200",
+        preferences_url=f"{PUBLIC_URL}/preferences/abc",
     )
 
 

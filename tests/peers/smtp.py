@@ -6,7 +6,9 @@
             smtp.send_message(msg)
         assert peer.messages[0].rcpt_tos == ["a@example.org"]
 
-Knobs: `reject` (addresses refused at RCPT with Postfix's 550 5.1.1), `auth` (required
+Knobs: `reject` (addresses refused at RCPT with Postfix's 550 5.1.1), `replies` (address ->
+the whole reply line its RCPT gets, e.g. "552 5.2.2 Mailbox full" or "450 4.2.0 Greylisted"),
+`data_replies` (address -> the reply DATA gets for a message to it), `auth` (required
 credentials, AUTH PLAIN/LOGIN over plain loopback), `fail_next()` (temporary failures at DATA).
 `connections` counts TCP connections, so tests can check that a sender reuses one.
 """
@@ -62,7 +64,12 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if address.lower() in {a.lower() for a in self.peer.reject}:
+        reply = {a.lower(): r for a, r in self.peer.replies.items()}.get(address.lower())
+        if reply is not None:
+            if not reply.startswith("2"):
+                self.peer.rejected.append(address)
+                return reply
+        elif address.lower() in {a.lower() for a in self.peer.reject}:
             self.peer.rejected.append(address)
             return (
                 f"550 5.1.1 <{address}>: Recipient address rejected: "
@@ -77,6 +84,10 @@ class _Handler:
         failure = self.peer._take_failure()
         if failure is not None:
             return failure
+        replies = {a.lower(): r for a, r in self.peer.data_replies.items()}
+        for address in envelope.rcpt_tos:
+            if address.lower() in replies:
+                return replies[address.lower()]
         login = (
             session.auth_data.login.decode()
             if isinstance(session.auth_data, LoginPassword)
@@ -135,8 +146,9 @@ class _Controller(Controller):
 class SMTPPeer:
     """Loopback SMTP server. `host`/`port` to connect; `messages` what was accepted.
 
-    Knobs (plain attributes): `reject` (set of addresses), `auth` ((user, password) or None;
-    when None any AUTH is accepted and none is required); `fail_next()`.
+    Knobs (plain attributes): `reject` (set of addresses), `replies` and `data_replies`
+    (address -> reply line at RCPT, at DATA), `auth` ((user, password) or None; when None any
+    AUTH is accepted and none is required); `fail_next()`.
     Records: `messages`, `rejected` (refused RCPT addresses), `connections`, `auth_failures`.
     """
 
@@ -147,6 +159,8 @@ class SMTPPeer:
     ) -> None:
         self.auth = auth
         self.reject: set[str] = set(reject or ())
+        self.replies: dict[str, str] = {}
+        self.data_replies: dict[str, str] = {}
         self.messages: list[ReceivedMail] = []
         self.rejected: list[str] = []
         self.connections = 0

@@ -16,6 +16,7 @@ import pytest
 from publisher.channels.base import Recipient, SendContext
 from publisher.channels.email import EmailChannel
 from publisher.errors import UnknownChannelError
+from publisher.links import read_token
 from publisher.release import release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts
 from publisher.senders import make_sender
@@ -114,6 +115,12 @@ def test_an_email_dry_run_lands_in_a_maildir(tmp_path: Path, email_payload: dict
     assert message["To"] == "Samira Haddad <samira@example.org>"
     assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
     assert message["Subject"] == "Press release"
+    assert message["Message-ID"].endswith("@localhost>")  # MAIL_FROM's domain
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    preferences = read_token(text.split("/preferences/")[1].split()[0], "preferences",
+                             settings_for(tmp_path))  # fmt: skip
+    assert preferences == ("email", "samira@example.org")
+    assert "DKIM-Signature" not in message  # no DKIM settings: unsigned
     written = lines(tmp_path / "outbox" / "email" / "rel-4.jsonl")
     assert written[0]["recipient"] == "samira@example.org"
     assert written[0]["maildir"] == box.keys()[0]

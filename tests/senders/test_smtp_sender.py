@@ -19,6 +19,7 @@ from publisher.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from publisher.links import read_token
 from publisher.release import release_from_mapping
 from publisher.render import RenderContext, Templates, body_parts
 from publisher.senders import smtp as smtp_module
@@ -55,6 +56,8 @@ def server() -> Iterator[SMTPPeer]:
 def peer(server: SMTPPeer) -> SMTPPeer:
     server.reset()
     server.reject.clear()
+    server.replies.clear()
+    server.data_replies.clear()
     return server
 
 
@@ -111,6 +114,14 @@ def test_each_journalist_gets_their_own_copy_alone_in_to(
     assert peer.messages[0].mail_from == "press@coalition.example"
     assert peer.messages[0].login == AUTH[0]
     assert UNSUBSCRIBE in first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # each journalist's own preferences link, made from the settings and their address
+    settings = settings_for(url_for(peer))
+    for message, recipient in zip((first, second), recipients, strict=True):
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        token = text.split("/preferences/")[1].split()[0]
+        assert read_token(token, "preferences", settings) == ("email", recipient.address)
+        domain = message["From"].addresses[0].domain  # the List-Id lives where From does
+        assert message["List-Id"] == f'"Press Office releases" <releases.{domain}>'
 
 
 def test_one_connection_serves_many_sends_in_turn(peer: SMTPPeer, payload: dict[str, Any]) -> None:
@@ -131,8 +142,86 @@ def test_a_rejected_address_is_gone(peer: SMTPPeer, payload: dict[str, Any]) -> 
     peer.reject.add("nobody@example.org")
     with pytest.raises(PermanentDeliveryError, match="550 5.1.1") as caught:
         send_all(url_for(peer), payload, [Recipient("nobody@example.org")])
-    assert caught.value.gone
+    assert caught.value.gone and caught.value.state == "bounced"
+    assert not caught.value.hard_bounce
     assert "nobody@example.org" in str(caught.value)
+
+
+# What a receiving server's reply for one journalist makes of the send (the SMTP peer speaks it).
+BOUNCES: list[tuple[str, str, type[DeliveryError], str]] = [
+    ("rcpt", "550 5.1.1 <j@example.org>: Recipient address rejected: User unknown",
+     PermanentDeliveryError, "gone"),
+    ("rcpt", "550 5.1.10 Recipient address rejected: null MX", PermanentDeliveryError, "gone"),
+    ("rcpt", "550 Requested action not taken: no such user here", PermanentDeliveryError,
+     "gone"),
+    ("rcpt", "552 5.2.2 Mailbox full", PermanentDeliveryError, "hard"),
+    ("rcpt", "550 5.7.1 Relaying denied", PermanentDeliveryError, "hard"),
+    ("rcpt", "554 Transaction failed", PermanentDeliveryError, "hard"),
+    ("rcpt", "553 5.1.8 Sender address domain does not exist", PermanentDeliveryError,
+     "message"),
+    ("rcpt", "450 4.2.0 <j@example.org>: Recipient address rejected: Greylisted",
+     TransientDeliveryError, "soft"),
+    ("rcpt", "451 4.1.1 Recipient verification unavailable", TransientDeliveryError, "soft"),
+    ("data", "550 5.1.1 Mailbox does not exist", PermanentDeliveryError, "gone"),
+    ("data", "552 5.2.2 Over quota", PermanentDeliveryError, "hard"),
+    ("data", "550 5.7.1 Message rejected as spam", PermanentDeliveryError, "message"),
+    ("data", "554 5.6.0 Message content rejected", PermanentDeliveryError, "message"),
+    ("data", "554 Message refused", PermanentDeliveryError, "message"),
+    ("data", "452 4.2.2 Mailbox full, try later", TransientDeliveryError, "soft"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("stage", "reply", "expected", "kind"), BOUNCES)
+def test_a_refusal_at_send_time_is_sorted_into_gone_hard_or_soft(
+    peer: SMTPPeer,
+    payload: dict[str, Any],
+    stage: str,
+    reply: str,
+    expected: type[DeliveryError],
+    kind: str,
+) -> None:
+    (peer.replies if stage == "rcpt" else peer.data_replies)["J@example.org"] = reply
+    with pytest.raises(expected) as caught:
+        send_all(url_for(peer), payload, [Recipient("j@example.org")])
+    error = caught.value
+    assert reply.split()[0] in str(error) and reply.split()[-1] in str(error)  # the reply, said
+    if kind == "soft":
+        return
+    assert isinstance(error, PermanentDeliveryError)
+    assert (error.gone, error.hard_bounce) == {
+        "gone": (True, False),
+        "hard": (False, True),
+        "message": (False, False),
+    }[kind]
+    if error.gone:
+        assert error.state == "bounced"
+    assert pickle.loads(pickle.dumps(error)).args == error.args
+    assert peer.messages == []
+
+
+def test_one_bouncing_journalist_does_not_stop_the_others(
+    peer: SMTPPeer, payload: dict[str, Any]
+) -> None:
+    peer.replies["full@example.org"] = "552 5.2.2 Mailbox full"
+
+    async def go() -> list[str]:
+        sender = SMTPSender(settings_for(url_for(peer)))
+        ctx = SendContext("rel-1", unsubscribe_url=UNSUBSCRIBE)
+        outcomes = []
+        try:
+            for address in ("a@example.org", "full@example.org", "b@example.org"):
+                try:
+                    await sender.deliver(payload, Recipient(address), ctx)
+                    outcomes.append("sent")
+                except PermanentDeliveryError as exc:
+                    outcomes.append("hard" if exc.hard_bounce else "other")
+        finally:
+            await sender.close()
+        return outcomes
+
+    assert asyncio.run(go()) == ["sent", "hard", "sent"]
+    assert [m.rcpt_tos for m in peer.messages] == [["a@example.org"], ["b@example.org"]]
+    assert peer.connections == 1  # a refused RCPT leaves the connection usable
 
 
 def test_a_refused_login_pauses_the_channel(peer: SMTPPeer, payload: dict[str, Any]) -> None:
@@ -247,6 +336,8 @@ def test_a_malformed_smtp_url_pauses_the_channel(payload: dict[str, Any]) -> Non
 SMTP_CASES: list[tuple[Exception, type[DeliveryError], bool | None]] = [
     (smtplib.SMTPRecipientsRefused({"a@x.org": (550, b"5.1.1 unknown")}), PermanentDeliveryError,
      True),
+    (smtplib.SMTPRecipientsRefused({"a@x.org": (552, b"5.2.2 full")}), PermanentDeliveryError,
+     False),
     (smtplib.SMTPRecipientsRefused({"a@x.org": (450, b"4.2.0 greylisted")}),
      TransientDeliveryError, None),
     (smtplib.SMTPSenderRefused(553, b"5.7.1 not owned by user", "press@x.org"), ChannelFault,

@@ -90,6 +90,14 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "beating": lambda s: s.beating(["owner-1"]),
     "claim_owners": lambda s: s.claim_owners(R, C),
     "release_claims": lambda s: s.release_claims(R, C, ["token-1"]),
+    "count_bounce": lambda s: s.count_bounce(C, "a", hard=True),
+    "bounce_counts": lambda s: s.bounce_counts(C, ["a"]),
+    "clear_bounces": lambda s: s.clear_bounces(C, "a"),
+    "put_signup": lambda s: s.put_signup(C, "a", {"language": "en"}),
+    "signup": lambda s: s.signup(C, "a", 60.0),
+    "take_signup": lambda s: s.take_signup(C, "a", 60.0),
+    "prune_signups": lambda s: s.prune_signups(C, 60.0),
+    "hit": lambda s: s.hit("client-1", 60, 5),
 }
 
 

@@ -1,0 +1,126 @@
+"""`create_app(backend)`: the one FastAPI app of `publisher serve`.
+
+Errors are answered in the asker's terms: a person gets a page in their language; a program
+(`/healthz`, `/api/...`, or a client that asks for JSON and not HTML) gets RFC 9457 problem
+details, `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from publisher import links
+from publisher.errors import StoreUnavailable
+from publisher.services import Backend
+from publisher.services.journalists import Limits
+from publisher.web import public
+from publisher.web.deps import BackendDep, page_language
+from publisher.web.pages import Pages, SecurityHeaders
+from publisher.web.words import words
+
+PROBLEM = "application/problem+json"
+#: status -> the words of its page
+PAGES = {
+    400: ("bad_request_title", "bad_request_body"),
+    404: ("not_found_title", "not_found_body"),
+    503: ("unavailable_title", "unavailable_body"),
+}
+
+
+def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
+    """The web app over one backend (its store and settings); `limits` for the sign-up form."""
+    app = FastAPI(
+        title="publisher",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # the public pages are no API; the REST API documents itself
+    )
+    app.state.backend = backend
+    app.state.pages = Pages(backend.settings, links.secret_key(backend.settings))
+    app.state.limits = limits or Limits()
+    app.add_middleware(SecurityHeaders)
+    app.include_router(public.router)
+
+    @app.get("/healthz")
+    def healthz(backend: BackendDep) -> dict[str, str]:
+        """200 while Redis answers; 503 problem details when it does not."""
+        backend.store.ping()
+        return {"status": "ok"}
+
+    @app.get("/static/web.css", include_in_schema=False)
+    def stylesheet(request: Request) -> Response:
+        pages: Pages = request.app.state.pages
+        return Response(
+            pages.stylesheet,
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    return app
+
+
+def wants_problem(request: Request) -> bool:
+    """A program rather than a person: /healthz, /api/, or JSON asked for and not HTML."""
+    path = request.url.path
+    if path == "/healthz" or path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def problem(
+    status: int, title: str, detail: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """RFC 9457 problem details."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    pages: Pages = request.app.state.pages
+    language = page_language(request)
+    title, body = PAGES.get(status, PAGES[400] if status < 500 else PAGES[503])
+    t = words(language)
+    return pages.render(
+        request, "message", language, status=status, headers=headers, title=t[title], body=t[body]
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if wants_problem(request) or exc.status_code not in (400, 404):
+        return problem(exc.status_code, _reason(exc.status_code), str(exc.detail), headers)
+    return _page(request, exc.status_code, headers)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    if wants_problem(request):
+        return problem(400, "Bad Request", "the request's fields are not as expected")
+    return _page(request, 400)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    headers = {"Retry-After": "30"}
+    if wants_problem(request):
+        return problem(503, "Service Unavailable", "the store does not answer", headers)
+    return _page(request, 503, headers)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
