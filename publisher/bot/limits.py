@@ -21,20 +21,16 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import redis.asyncio
 from telegram import Update
 from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
-from publisher.channels.telegram import TelegramChannel
 from publisher.errors import TransientDeliveryError
 from publisher.logs import log_event
-from publisher.ratelimit import SlidingWindowLimiter
-from publisher.redis_server import connect_async
 from publisher.senders.telegram import translate
+from publisher.services.budget import TelegramBudget
 from publisher.settings import Settings
-from publisher.store import k_rate
 
 log = logging.getLogger(__name__)
 
@@ -62,38 +58,18 @@ class SharedRateLimiter(BaseRateLimiter[None]):
     """Waits, before each request, for a slot in the token's shared window in Redis (the key
     and rate the workers use); retries a request Telegram answers with flood control."""
 
-    __slots__ = ("settings", "max_retries", "_redis", "_limiter")
+    __slots__ = ("budget", "max_retries")
 
     def __init__(self, settings: Settings, max_retries: int = 2) -> None:
-        self.settings = settings
+        self.budget = TelegramBudget(settings)
         self.max_retries = max_retries
-        self._redis: redis.asyncio.Redis | None = None
-        self._limiter: SlidingWindowLimiter | None = None
-
-    @property
-    def key(self) -> str:
-        """The limiter's Redis key: the workers' for this token."""
-        return k_rate(TelegramChannel.rate_limit_key(self.settings))
-
-    @property
-    def limiter(self) -> SlidingWindowLimiter:
-        if self._limiter is None:
-            raise RuntimeError("SharedRateLimiter is not initialized")
-        return self._limiter
 
     async def initialize(self) -> None:
-        """Connect to Redis inside the running event loop (PTB calls it before getMe)."""
-        if self._limiter is not None:
-            return
-        self._redis = connect_async(self.settings)
-        self._limiter = SlidingWindowLimiter.for_rate(
-            self._redis, self.key, self.settings.telegram_rate_limit
-        )
+        """Connect inside the running event loop (PTB calls it before getMe)."""
+        await self.budget.open()
 
     async def shutdown(self) -> None:
-        client, self._redis, self._limiter = self._redis, None, None
-        if client is not None:
-            await client.aclose()
+        await self.budget.close()
 
     async def process_request(
         self,
@@ -105,14 +81,10 @@ class SharedRateLimiter(BaseRateLimiter[None]):
         rate_limit_args: None,
     ) -> _Result:
         chat = data.get("chat_id")
-        scopes = (
-            TelegramChannel.recipient_scopes(str(chat), False)
-            if chat is not None and endpoint in MESSAGE_METHODS
-            else ()
-        )
+        in_chat = str(chat) if chat is not None and endpoint in MESSAGE_METHODS else None
         attempt = 0
         while True:
-            await self.limiter.acquire(*scopes)
+            await self.budget.wait(in_chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
