@@ -115,6 +115,7 @@ class BatchRun:
         self.recipients: dict[str, Recipient] = {}
         self.unsubscribe_url = unsubscribe_url
         self.window = InFlightWindow(settings.publisher_max_in_flight)
+        self.bounce_limit = settings.publisher_bounce_limit
         self.token = new_token()
         self.buffer: list[Outcome] = []
         self.unfinished: set[str] = set()
@@ -295,6 +296,8 @@ class BatchRun:
                 recipient = dataclasses.replace(recipient, address=exc.new_address)
                 continue
             except TransientDeliveryError as exc:
+                if exc.soft_bounce:
+                    await self.ledger.count_bounce(self.channel, address, False, str(exc))
                 if len(ctx.done_parts) > progress:
                     # A part went through since the last failure: the platform is working, so
                     # this failure starts a fresh budget (five one-off 503s in a five-post
@@ -312,6 +315,10 @@ class BatchRun:
                     delay_s=round(delay, 2),
                     error=str(exc),
                 )
+                if attempt >= MAX_ATTEMPTS and exc.soft_bounce:
+                    # One mailbox that keeps deferring is that address's problem, not the
+                    # channel's: it fails alone (retry-failed tries it again).
+                    return Outcome(address, "failed", ctx.done_parts, f"{exc} ({attempt} tries)")
                 if attempt >= MAX_ATTEMPTS:
                     await self._pause(f"{exc} (still failing after {attempt} attempts)")
                     return Outcome(address, "paused", ctx.done_parts, str(exc))
@@ -326,6 +333,8 @@ class BatchRun:
             except ClaimLost:
                 return self._lost(address, ctx)
             except PermanentDeliveryError as exc:
+                if exc.hard_bounce and await self._bounced_too_often(recipient.address, exc):
+                    return Outcome(address, "skipped", ctx.done_parts, str(exc), gone=True)
                 if exc.gone:
                     await self.ledger.suppress(self.channel, recipient.address, str(exc), exc.state)
                     return Outcome(address, "skipped", ctx.done_parts, str(exc), gone=True)
@@ -342,6 +351,16 @@ class BatchRun:
             if getattr(self.sender, "dry_run", False):
                 return Outcome(address, "skipped", ids, DRY_RUN)
             return Outcome(address, "sent", ids)
+
+    async def _bounced_too_often(self, address: str, exc: PermanentDeliveryError) -> bool:
+        """Count a hard bounce; at PUBLISHER_BOUNCE_LIMIT the address is suppressed (the same
+        rule `publisher bounces import` applies to the bounces that come back later)."""
+        hard = await self.ledger.count_bounce(self.channel, address, True, str(exc))
+        if hard < self.bounce_limit:
+            return False
+        why = f"bounced {hard} times (PUBLISHER_BOUNCE_LIMIT {self.bounce_limit}); last: {exc}"
+        await self.ledger.suppress(self.channel, address, why, "bounced")
+        return True
 
     async def _still_holds(self, address: str) -> bool:
         """Before a send is tried again: is the claim still this task's? (A worker stalled

@@ -104,10 +104,15 @@ class DeliveryError(PublisherError):
 class TransientDeliveryError(DeliveryError):
     """Raised when a send may succeed later (429, timeout, 5xx); retry after retry_after_s."""
 
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after_s: float | None = None, soft_bounce: bool = False
+    ) -> None:
         super().__init__(message)
-        self.args = (message, retry_after_s)
+        self.args = (message, retry_after_s, soft_bounce)
         self.retry_after_s = retry_after_s
+        #: the recipient's own server deferred this address (an SMTP 4xx at RCPT): counted
+        #: as a soft bounce, never suppressing
+        self.soft_bounce = soft_bounce
 
 
 class PermanentDeliveryError(DeliveryError):

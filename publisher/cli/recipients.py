@@ -108,20 +108,19 @@ def journalists_remove(email: str) -> None:
 @journalists.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def journalists_list(as_json: bool) -> None:
-    """Every journalist with their choices."""
+    """Every journalist with their choices and state (unsubscribed and bounced ones with why)."""
     rows = [
-        {"email": row.pop("address"), **row}
-        for row in services.list_recipients(backend(), "email")
-        if row["state"] == "subscribed"
+        {"email": row.pop("address"), **row} for row in services.list_recipients(backend(), "email")
     ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
         beats = ";".join(row.get("beats", []))
+        why = f"\t{row['cause']}" if row.get("cause") else ""
         click.echo(
             f"{row['email']}\t{row.get('name', '')}\t{row.get('language', '')}\t"
-            f"{row.get('cadence', 'instant')}\t{beats}"
+            f"{row.get('cadence', 'instant')}\t{beats}\t{row['state']}{why}"
         )
 
 

@@ -159,7 +159,9 @@ def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryE
         code, message = exc.recipients.get(address) or next(iter(exc.recipients.values()))
         reply = _reply(code, message)
         if 400 <= code < 500:
-            return TransientDeliveryError(f"mail server deferred {address}: {reply}")
+            return TransientDeliveryError(
+                f"mail server deferred {address}: {reply}", soft_bounce=True
+            )
         return _refused(address, reply, at_data=False)
     if isinstance(exc, smtplib.SMTPSenderRefused):
         if 400 <= exc.smtp_code < 500:

@@ -260,6 +260,7 @@ def confirm(backend: Backend, token: str, actor: str) -> Confirmation:
         return Confirmation("already" if journalist.subscribed else "nothing", journalist)
     pending.pop("at", None)
     subscribe(backend, channel, address, pending, actor, "signup")
+    backend.store.clear_bounces(channel, address)  # their own consent again: a fresh count
     return Confirmation("confirmed", _journalist(backend, channel, address))
 
 
@@ -294,7 +295,8 @@ def update_preferences(
     changed = {k: entry[k] for k in ("language", "beats", "cadence")}
     if all(_same(k, current.get(k), v) for k, v in changed.items()):
         return journalist
-    backend.store.put_recipient(channel, address, {**current, **changed})
+    if not backend.store.change_choices(channel, address, {**current, **changed}):
+        return _journalist(backend, channel, address)  # unsubscribed meanwhile: that stands
     details = {k: ";".join(v) if isinstance(v, list) else str(v) for k, v in changed.items()}
     backend.store.add_recipient_event(
         channel, "preferences changed", actor, address=address, **details

@@ -166,7 +166,8 @@ def choose(
         info.pop("categories", None)
         if categories:
             info["categories"] = sorted(set(categories))
-    backend.store.put_recipient(CHANNEL, chat_id, info)
+    if not backend.store.change_choices(CHANNEL, chat_id, info):
+        return None  # stopped or blocked meanwhile: that stands
     changed = {"language": info["language"], "categories": ";".join(info.get("categories", []))}
     backend.store.add_recipient_event(CHANNEL, "choices", actor, address=chat_id, **changed)
     return _subscriber(chat_id, info, "subscribed")

@@ -42,11 +42,13 @@ import redis.asyncio
 
 from publisher.store import scripts as lua
 from publisher.store.base import decode, event_fields
+from publisher.store.bounces import bounce_field
 from publisher.store.keys import (
     K_ACTIVE,
     active_member,
     k_batch_queue,
     k_batches,
+    k_bounces,
     k_channel_state,
     k_claims,
     k_counts,
@@ -56,6 +58,7 @@ from publisher.store.keys import (
     k_leases,
     k_media,
     k_paused,
+    k_recipient_events,
     k_records,
     k_release,
 )
@@ -387,9 +390,24 @@ class Ledger:
         await pipe.execute()
 
     async def suppress(self, channel: str, address: str, reason: str, state: str) -> None:
-        """See `Store.suppress`."""
+        """See `Store.suppress`; the recipient event says so, with its cause, as the services'
+        suppressions do."""
         args = [address, suppression_json(state, reason)]
         await self._suppress(keys=recipient_keys(channel), args=args)
+        details = {"address": address, "cause": reason, "state": state}
+        await self.redis.xadd(
+            k_recipient_events(channel), event_fields("suppressed", "system", details)
+        )
+
+    async def count_bounce(self, channel: str, address: str, hard: bool, cause: str) -> int:
+        """Count a bounce of `address` at send time (see `Store.count_bounce`) and write it as a
+        recipient event; the new count of that kind."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(k_bounces(channel), bounce_field(address, hard), 1)
+        details = {"address": address, "bounce": "hard" if hard else "soft", "cause": cause}
+        pipe.xadd(k_recipient_events(channel), event_fields("bounced", "system", details))
+        count, _ = await pipe.execute()
+        return int(count)
 
     async def move_recipient(self, channel: str, old: str, new: str) -> bool:
         """See `Store.move_recipient`."""

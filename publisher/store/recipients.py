@@ -61,6 +61,7 @@ class Recipients(StoreBase):
         super().__init__(client)
         self._suppress = client.register_script(lua.SUPPRESS)
         self._move = client.register_script(lua.MOVE)
+        self._change = client.register_script(lua.CHANGE)
 
     def add_recipients(self, channel: str, entries: dict[str, dict[str, Any]]) -> tuple[int, int]:
         """Add or update recipients; suppressed ones are not added back. (added, suppressed)."""
@@ -78,6 +79,11 @@ class Recipients(StoreBase):
         pipe.hdel(kept, address)
         pipe.hdel(suppressed, address)
         pipe.execute()
+
+    def change_choices(self, channel: str, address: str, info: dict[str, Any]) -> bool:
+        """A receiving recipient's new choices; False (nothing written) when it is not
+        receiving, so a change never undoes an unsubscribe that came first."""
+        return bool(self._change(keys=[k_recipients(channel)], args=[address, _dumps(info)]))
 
     def remove_recipient(self, channel: str, address: str) -> bool:
         """Delete a recipient (not a suppression: a later import may add it again)."""

@@ -286,6 +286,15 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 return rec and 1 or 0
 """
 
+# A receiving recipient's new choices; nothing for one suppressed meanwhile (an unsubscribe
+# that came between reading the choices and writing them wins). KEYS: receiving. ARGV: address,
+# choices JSON. Returns 1 if written.
+CHANGE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
 # A chat that changed its id (a group became a supergroup): whatever is kept under the old
 # address, receiving or suppressed, moves to the new one. ARGV: old, new. Returns 1 if moved.
 MOVE = """

@@ -98,6 +98,7 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "take_signup": lambda s: s.take_signup(C, "a", 60.0),
     "prune_signups": lambda s: s.prune_signups(C, 60.0),
     "hit": lambda s: s.hit("client-1", 60, 5),
+    "change_choices": lambda s: s.change_choices(C, "a", {"language": "en"}),
 }
 
 
