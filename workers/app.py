@@ -21,6 +21,7 @@ from publisher.settings import get_settings
 
 QUEUE = "publisher"
 TICK_S = 2.0
+BRIEFINGS_S = 10.0  # how often the scheduler asks whether the daily briefing is due
 # Redis-transport priorities, 0 first: the scheduler's tick must not wait behind a broadcast's
 # batches, and a new release's fan-out goes ahead of other releases' batches.
 PRIORITY_STEPS = [0, 3, 6, 9]
@@ -60,7 +61,12 @@ def make_app() -> Celery:
                 "task": "publisher.tick",
                 "schedule": TICK_S,
                 "options": {"priority": TICK_PRIORITY, "expires": 30},
-            }
+            },
+            "briefings": {
+                "task": "publisher.briefings",
+                "schedule": BRIEFINGS_S,
+                "options": {"priority": TICK_PRIORITY, "expires": 60},
+            },
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
         worker_send_task_events=False,

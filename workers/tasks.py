@@ -37,3 +37,20 @@ def tick() -> dict[str, Any]:
     rt = runtime()
     broker_idle = sum(rt.store.redis.llen(key) for key in queue_keys()) == 0
     return rt.tick(dispatch, queue_publish, broker_idle)
+
+
+@app.task(name="publisher.briefings", acks_late=False)
+def briefings() -> list[str]:
+    """Send the journalists' daily briefings once PUBLISHER_BRIEFING_AT has come: each day and
+    language once, however many schedulers ask (the services claim each briefing)."""
+    from publisher.briefing_time import due_day
+    from publisher.runtime import runtime
+
+    rt = runtime()
+    if due_day(rt.settings) is None:
+        return []  # the render stack stays out of the worker until the briefing is due
+    from publisher.services import Backend
+    from publisher.services.briefing import send_due
+    from workers.queue import CeleryQueue
+
+    return send_due(Backend(rt.store, rt.settings, CeleryQueue))

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from logging import INFO
 
 from publisher.briefing import KIND, Item, briefing_id, briefing_release, local_day, sections
+from publisher.briefing_time import due_day
 from publisher.links import release_url
 from publisher.logs import log_event
 from publisher.release import Release
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 LOOK_BACK_DAYS = 7  # releases published up to a week after their date still count
 STALE_CLAIM_S = 600.0  # a claim with nothing made after this long: its maker died
-CATCH_UP_H = 6
 
 
 @dataclass(frozen=True)
@@ -117,13 +117,9 @@ def send_due(backend: Backend, now: datetime | None = None, actor: str = "schedu
     day's briefings are made a mark in Redis says so. A scheduler that was down at the time
     still sends them within CATCH_UP_H hours; releases published after they went out wait
     for no briefing (they went out on their own to instant readers)."""
-    zone = backend.settings.timezone
-    local = (now or datetime.now(zone)).astimezone(zone)
-    hour, minute = (int(part) for part in backend.settings.publisher_briefing_at.split(":"))
-    due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if not due <= local < due + timedelta(hours=CATCH_UP_H):
+    day = due_day(backend.settings, now)
+    if day is None:
         return []
-    day = local.date()
     day_mark = f"{KIND}-{day:%Y-%m-%d}"
     if backend.store.release_field(day_mark, "claimed"):
         return []
