@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mail.mailing import make_key, received
+from tests.mail.mailing import make_key, received, received_briefings
 from tests.peers.smtp import SMTPPeer
 
 
@@ -26,3 +26,9 @@ def smtp_peer() -> Iterator[SMTPPeer]:
 def signed_mail(smtp_peer: SMTPPeer, dkim_key: Path) -> dict[str, bytes]:
     """{"en": bytes, "ar": bytes}: the release emails as received, DKIM-signed."""
     return received(smtp_peer, dkim_key)
+
+
+@pytest.fixture(scope="session")
+def signed_briefings(smtp_peer: SMTPPeer, dkim_key: Path) -> dict[str, bytes]:
+    """{"en": bytes, "ar": bytes}: a day's briefing emails as received, DKIM-signed."""
+    return received_briefings(smtp_peer, dkim_key)

@@ -14,9 +14,11 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from publisher.briefing import Item, briefing_release, sections
 from publisher.channels.base import Recipient, SendContext
 from publisher.channels.email import EmailChannel
 from publisher.links import unsubscribe_url
@@ -24,6 +26,7 @@ from publisher.release import load_release
 from publisher.render import RenderContext, body_parts
 from publisher.senders.dkim import public_key_record
 from publisher.senders.smtp import SMTPSender
+from publisher.services.releases import prepare
 from publisher.settings import Settings, reload_settings
 from tests.peers.smtp import SMTPPeer
 
@@ -118,4 +121,46 @@ def received(peer: SMTPPeer, key: Path | None) -> dict[str, bytes]:
         return {
             language: send(peer, settings, render(language, settings), *JOURNALISTS[language])
             for language in RELEASES
+        }
+
+
+BRIEFING_DAY = date(2020, 2, 11)
+BRIEFING_ITEMS = {
+    "en": [
+        ("statement", "Statement on the deadly attack on Idlib", "Press Releases",
+         "The Assad regime forces on Tuesday launched a deadly attack on the city of Idlib."),
+        ("envoy", "Delegation meets the UN envoy in Geneva", "Coalition News",
+         "The delegation stressed the need for urgent humanitarian access."),
+        ("council", "Local council reopens two schools in Azaz", "Local News",
+         "Two schools reopened after repairs funded by the local council."),
+    ],
+    "ar": [
+        ("statement-ar", "بيان حول الهجوم الدموي على إدلب", "بيانات صحفية",
+         "شنت قوات نظام الأسد يوم الثلاثاء هجومًا دمويًا على مدينة إدلب."),
+        ("envoy-ar", "الوفد يلتقي المبعوث الأممي في جنيف", "أخبار الائتلاف",
+         "شدد الوفد على ضرورة وصول المساعدات الإنسانية بشكل عاجل."),
+    ],
+}  # fmt: skip
+
+
+def render_briefing(language: str, settings: Settings) -> dict[str, Any]:
+    """The email payload of a day's briefing in `language` (three categories in English)."""
+    items = [
+        Item(rid, title, lede, f"{settings.public_url}/releases/{rid}/", category)
+        for rid, title, category, lede in BRIEFING_ITEMS[language]
+    ]
+    templates = RenderContext.from_settings(settings).templates
+    release = briefing_release(
+        BRIEFING_DAY, language, sections(items), templates, settings.organisation_name,
+        settings.timezone,
+    )  # fmt: skip
+    return prepare(release)["channels"]["email"]  # type: ignore[no-any-return]
+
+
+def received_briefings(peer: SMTPPeer, key: Path) -> dict[str, bytes]:
+    """The English and the Arabic briefing as the peer received them, DKIM-signed."""
+    with press_office(DKIM_PRIVATE_KEY=str(key), DKIM_SELECTOR=SELECTOR) as settings:
+        return {
+            language: send(peer, settings, render_briefing(language, settings), *reader)
+            for language, reader in JOURNALISTS.items()
         }

@@ -32,7 +32,7 @@ def html_part(raw: bytes) -> str:
 
 
 def shoot(pages: dict[str, str], folder: Path) -> dict[str, dict[str, Any]]:
-    """Render each page; save `email-{name}.png` in `folder`; what the browser measured."""
+    """Render each page; save `{name}.png` in `folder`; what the browser measured."""
     from playwright.sync_api import sync_playwright
 
     measured: dict[str, dict[str, Any]] = {}
@@ -42,7 +42,7 @@ def shoot(pages: dict[str, str], folder: Path) -> dict[str, dict[str, Any]]:
             page = browser.new_page(viewport={"width": WIDTH_PX, "height": 900})
             for name, html in pages.items():
                 page.set_content(html, wait_until="load")
-                page.screenshot(path=str(folder / f"email-{name}.png"), full_page=True)
+                page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
                 measured[name] = page.evaluate(MEASURE)
         finally:
             browser.close()
@@ -64,23 +64,35 @@ MEASURE = """() => {
     footer_color: style.color, footer_font_px: parseFloat(style.fontSize),
     links: Array.from(footer.querySelectorAll('a')).map(a => [a.innerText, a.href]),
     footer_align_right: footer.querySelector('p').getBoundingClientRect().right,
+    headings: Array.from(wrapper.querySelectorAll('h2')).map(h => h.innerText.trim()),
+    items: wrapper.querySelectorAll('li a[href*="/releases/"]').length,
   };
 }"""
 
 
+def mail_pages(mail: dict[str, bytes], briefings: dict[str, bytes]) -> dict[str, str]:
+    """`email-en`, `email-ar`, `briefing-en`, `briefing-ar`: each email's HTML part."""
+    pages = {f"email-{language}": html_part(raw) for language, raw in mail.items()}
+    pages |= {f"briefing-{language}": html_part(raw) for language, raw in briefings.items()}
+    return pages
+
+
 @pytest.fixture(scope="module")
-def measured(signed_mail: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> Any:
+def measured(
+    signed_mail: dict[str, bytes],
+    signed_briefings: dict[str, bytes],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
     assert Path(CHROMIUM).exists(), f"headless Chromium is needed at {CHROMIUM} (.ci/run)"
     folder = tmp_path_factory.mktemp("screens")
-    pages = {language: html_part(raw) for language, raw in signed_mail.items()}
-    return shoot(pages, folder), folder
+    return shoot(mail_pages(signed_mail, signed_briefings), folder), folder
 
 
-@pytest.mark.parametrize("language", ["en", "ar"])
-def test_the_footer_is_visible_and_readable(measured: Any, language: str) -> None:
+@pytest.mark.parametrize("name", ["email-en", "email-ar", "briefing-en", "briefing-ar"])
+def test_the_footer_is_visible_and_readable(measured: Any, name: str) -> None:
     found, folder = measured
-    seen = found[language]
-    assert (folder / f"email-{language}.png").stat().st_size > 10_000
+    seen = found[name]
+    assert (folder / f"{name}.png").stat().st_size > 10_000
     footer, wrapper = seen["footer_box"], seen["wrapper_box"]
     assert footer["bottom"] - footer["top"] > 40  # several lines tall
     assert wrapper["left"] <= footer["left"] and footer["right"] <= wrapper["right"]
@@ -93,9 +105,10 @@ def test_the_footer_is_visible_and_readable(measured: Any, language: str) -> Non
     assert any("/preferences/" in h for h in hrefs) and any("/unsubscribe/" in h for h in hrefs)
 
 
-def test_the_arabic_email_reads_right_to_left(measured: Any) -> None:
+@pytest.mark.parametrize("kind", ["email", "briefing"])
+def test_the_arabic_email_reads_right_to_left(measured: Any, kind: str) -> None:
     found, _ = measured
-    arabic, english = found["ar"], found["en"]
+    arabic, english = found[f"{kind}-ar"], found[f"{kind}-en"]
     assert arabic["direction"] == arabic["footer_direction"] == "rtl"
     assert english["direction"] == "ltr"
     # a right-to-left paragraph ends at the right edge of its box
@@ -103,20 +116,29 @@ def test_the_arabic_email_reads_right_to_left(measured: Any) -> None:
     assert [text for text, _ in arabic["links"]] == ["تعديل اختياراتك", "إلغاء الاشتراك"]
 
 
+def test_the_briefing_groups_the_day_by_category(measured: Any) -> None:
+    found, _ = measured
+    assert found["briefing-en"]["headings"] == ["Press Releases", "Coalition News", "Local News"]
+    assert found["briefing-ar"]["headings"] == ["بيانات صحفية", "أخبار الائتلاف"]
+    assert found["briefing-en"]["items"] == 3 and found["briefing-ar"]["items"] == 2
+
+
 def main() -> None:
-    """Write the screenshots kept in docs/screenshots/ (signed English and Arabic emails)."""
+    """Write the screenshots kept in docs/screenshots/ (signed English and Arabic release
+    emails and briefings)."""
     import tempfile
 
-    from tests.mail.mailing import make_key, received
+    from tests.mail.mailing import make_key, received, received_briefings
     from tests.peers.smtp import SMTPPeer
 
     folder = ROOT / "docs" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as keys, SMTPPeer() as peer:
-        mail = received(peer, make_key(Path(keys)))
-    shoot({language: html_part(raw) for language, raw in mail.items()}, folder)
-    for language in mail:
-        print(folder / f"email-{language}.png", file=sys.stderr)
+        key = make_key(Path(keys))
+        pages = mail_pages(received(peer, key), received_briefings(peer, key))
+    shoot(pages, folder)
+    for name in pages:
+        print(folder / f"{name}.png", file=sys.stderr)
 
 
 if __name__ == "__main__":

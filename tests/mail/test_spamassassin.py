@@ -1,6 +1,6 @@
-"""SpamAssassin (Debian's, offline: `spamassassin -L -t`) scores the release email under 2.0,
-English and Arabic, as the SMTP peer received it, DKIM-signed; the rules that fired are printed
-(`pytest -s` shows them)."""
+"""SpamAssassin (Debian's, offline: `spamassassin -L -t`) scores the release email and the daily
+briefing under 2.0, English and Arabic, as the SMTP peer received them, DKIM-signed; the rules
+that fired are printed (`pytest -s` shows them)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ def test_the_release_email_scores_low(signed_mail: dict[str, bytes], language: s
     assert report.score < LIMIT, report.table()
     # the one-click unsubscribe and list headers are there for the receiver to see
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in signed_mail[language]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_briefing_email_scores_low(signed_briefings: dict[str, bytes], language: str) -> None:
+    report = score(signed_briefings[language])
+    print(f"\nSpamAssassin, briefing email ({language}): {report.table()}")
+    assert report.score < LIMIT, report.table()
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in signed_briefings[language]
 
 
 def test_the_scorer_does_score() -> None:
