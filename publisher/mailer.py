@@ -3,8 +3,8 @@
 `compose` builds the message (From MAIL_FROM, one To, a Message-ID on MAIL_FROM's domain, a
 plain-text and an HTML part); `send` delivers it at once with smtplib to SMTP_URL, or, when
 SMTP_URL is unset, into the Maildir under the data dir (`{data_dir}/maildir/`, where the email
-channel's dry run writes too). Every message leaves through `finish`: the one place where a
-DKIM signature is to be added, over the final bytes, once `publisher.senders.dkim` exists.
+channel's dry run writes too). Every message leaves through `finish`, the one place where it
+is DKIM-signed over its final bytes (DKIM_PRIVATE_KEY, DKIM_SELECTOR), as releases are.
 
 smtplib's exceptions become ours here: TransientDeliveryError (try again later),
 PermanentDeliveryError (the server refused this address or message), ChannelFault (the
@@ -28,6 +28,7 @@ from publisher.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from publisher.senders.dkim import DkimConfigError, DkimSigner
 from publisher.senders.smtp import SMTPTarget
 from publisher.settings import Settings
 
@@ -56,13 +57,30 @@ def compose(settings: Settings, to: str, subject: str, text: str, html: str) -> 
 
 
 def finish(settings: Settings, message: EmailMessage) -> bytes:
-    """The message's final bytes, as they go on the wire: the one place every transactional
-    message passes, where the DKIM signer (DKIM_PRIVATE_KEY, DKIM_SELECTOR) is to be applied
-    once `publisher.senders.dkim` offers it. Today it is unsigned."""
+    """The message's final bytes, as they go on the wire, DKIM-signed when DKIM is set up.
+
+    Raises ChannelFault when the DKIM settings cannot be used."""
     # Non-ASCII names and subjects become RFC 2047 encoded words; only an address that is not
     # ASCII itself needs SMTPUTF8 (raw UTF-8 headers).
     addresses = [_bare(str(message[name] or "")) for name in ("From", "To")]
-    return message.as_bytes(policy=SMTP if all(a.isascii() for a in addresses) else SMTPUTF8)
+    data = message.as_bytes(policy=SMTP if all(a.isascii() for a in addresses) else SMTPUTF8)
+    signer = _signer(settings)
+    return signer.sign(data) if signer is not None else data
+
+
+#: (key file, selector, MAIL_FROM) -> its signer: the key is read once per process.
+_signers: dict[tuple[Path | None, str | None, str], DkimSigner | None] = {}
+
+
+def _signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM signer the settings describe (None without DKIM); ChannelFault if unusable."""
+    cache_key = (settings.dkim_private_key, settings.dkim_selector, settings.mail_from)
+    if cache_key not in _signers:
+        try:
+            _signers[cache_key] = DkimSigner.from_settings(settings)
+        except DkimConfigError as exc:
+            raise ChannelFault(str(exc)) from None
+    return _signers[cache_key]
 
 
 def send(settings: Settings, message: EmailMessage) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from publisher import mailer
-from publisher.errors import PermanentDeliveryError, TransientDeliveryError
+from publisher.errors import ChannelFault, PermanentDeliveryError, TransientDeliveryError
 from publisher.settings import Settings
 from tests.peers.smtp import SMTPPeer
 
@@ -69,3 +69,27 @@ def test_smtp_refusals_become_our_errors(tmp_path: Path) -> None:
         port = peer.port
     with pytest.raises(TransientDeliveryError, match="unreachable"):  # nobody listens now
         mailer.send(settings(tmp_path, f"smtp://127.0.0.1:{port}"), arabic_message(config))
+
+
+def test_the_confirmation_mail_is_dkim_signed_as_releases_are(tmp_path: Path) -> None:
+    import dkim
+
+    from tests.mail.mailing import SELECTOR, dns_for, make_key
+
+    key = make_key(tmp_path)
+    with SMTPPeer() as peer:
+        config = settings(tmp_path, peer.url).model_copy(
+            update={"dkim_private_key": key, "dkim_selector": SELECTOR,
+                    "mail_from": "Press Office <press@press.example.org>"}
+        )  # fmt: skip
+        mailer.send(config, arabic_message(config))
+        [received] = peer.messages
+    assert received.data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(received.data, dnsfunc=dns_for(key))
+    tampered = received.data.replace(b"<p>=D9=85", b"<p>=D9=86")
+    assert tampered != received.data and not dkim.verify(tampered, dnsfunc=dns_for(key))
+    broken = settings(tmp_path, None).model_copy(
+        update={"dkim_private_key": tmp_path / "missing.pem", "dkim_selector": SELECTOR}
+    )
+    with pytest.raises(ChannelFault, match="DKIM_PRIVATE_KEY"):
+        mailer.send(broken, arabic_message(broken))
