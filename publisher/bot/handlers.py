@@ -255,11 +255,18 @@ def _texts(subscriber: service.Subscriber | None, language_code: str | None) -> 
     return texts(answer_language(subscriber.language if subscriber else None, language_code))
 
 
+#: Who an event's `who` names when the chat's own person did it: their id is the event's
+#: address already, and a subscriber's events are most of the recipient stream's bytes.
+SELF = "self"
+
+
 def _actor(update: Update) -> str:
     message = update.effective_message
     if message is not None and message.sender_chat is not None:
         return f"telegram:chat:{message.sender_chat.id}"  # an anonymous administrator
-    user = update.effective_user
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None and user.id == chat.id:
+        return SELF  # a person in their own private chat: the event's address says who
     return f"telegram:{user.id}" if user else "telegram"
 
 

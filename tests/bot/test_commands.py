@@ -32,6 +32,9 @@ def test_start_subscribes_in_english_and_the_menu_is_set_per_language(
         (),
         "bot",
     )
+    # The person did it in their own chat: "self", the event's address saying who.
+    event = backend.store.recipient_events("telegram")[-1]
+    assert (event["type"], event["who"], event["address"]) == ("subscribed", "self", "42")
     calls = peer.calls("setMyCommands")
     assert [c.params.get("language_code") for c in calls] == ["en", "ar", None]
     assert [c["command"] for c in peer.commands_for("")] == [

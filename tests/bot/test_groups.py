@@ -73,6 +73,11 @@ def test_an_anonymous_administrator_posting_as_the_group_is_accepted(
     assert not peer.calls("getChatMember")  # the group itself spoke: no need to ask
     events = backend.store.redis.xrange(k_recipient_events("telegram"))
     assert b"telegram:chat:-4001" in events[-1][1].values()
+    peer.admins[-4011] = {ADMIN}
+    (answer,) = in_group(peer, bot, -4011, "/start", user_id=ADMIN)
+    assert answer.startswith("Welcome!")
+    event = backend.store.recipient_events("telegram")[-1]
+    assert (event["who"], event["address"]) == (f"telegram:{ADMIN}", "-4011")
     assert in_group(peer, bot, GROUP, "/stop", anonymous=True)[0].startswith("You are unsub")
     assert state(backend, GROUP).state == "stopped"  # type: ignore[union-attr]
 
