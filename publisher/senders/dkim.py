@@ -15,6 +15,8 @@ but the RSA private-key operation, which `cryptography` (OpenSSL) does with the 
 dkimpy computes it in pure Python (`pow` over two 1,024-bit primes for RSA 2048), about 6.7 ms
 a message, nearly all of a signature's cost, where OpenSSL takes about 0.25 ms. PKCS#1 v1.5
 signatures are deterministic, so the header is byte for byte the one `dkim.sign` would make.
+That machinery (`publisher.senders.dkim_rsa`) and dkimpy with its DNS library weigh about
+20 MiB, so they are loaded only once a key is: a bot or a worker without DKIM never pays.
 """
 
 from __future__ import annotations
@@ -23,15 +25,13 @@ import base64
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import dkim
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-from dkim import RE_BTAG, HashThrough, fold, hash_headers
+from typing import TYPE_CHECKING
 
 from publisher.channels.email_mime import mail_domain
 from publisher.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 #: Every header a signature covers (absent ones too: signing an absent header forbids adding it).
 SIGNED_HEADERS: tuple[str, ...] = (
@@ -102,6 +102,9 @@ class DkimSigner:
                 f"DKIM_PRIVATE_KEY {path}: cannot read it ({reason}); "
                 "fix: point DKIM_PRIVATE_KEY at a readable PEM file"
             ) from None
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         fix = "fix: an RSA private key in PEM (openssl genrsa -out dkim.pem 2048)"
         try:
             key = serialization.load_pem_private_key(key_pem, password=None)
@@ -126,17 +129,12 @@ class DkimSigner:
 
         Raises ValueError when dkimpy cannot sign the message (a malformed header block).
         """
-        try:
-            header = _DKIM(message, self.key).sign(
-                self.selector.encode("ascii"),
-                self.domain.encode("ascii"),
-                _UNUSED_PEM,
-                canonicalize=(b"relaxed", b"relaxed"),
-                include_headers=self._headers(message),
-            )
-        except dkim.DKIMException as exc:
-            raise ValueError(f"cannot DKIM-sign this email: {exc}") from None
-        return bytes(header) + message
+        from publisher.senders.dkim_rsa import signature_header
+
+        header = signature_header(
+            message, self.key, self.selector, self.domain, self._headers(message)
+        )
+        return header + message
 
     @staticmethod
     def _headers(message: bytes) -> list[bytes]:
@@ -150,57 +148,12 @@ class DkimSigner:
         return names
 
 
-class _DKIM(dkim.DKIM):  # type: ignore[misc]  # dkimpy has no type hints
-    """dkimpy's signer, with the RSA step done by `cryptography` with a key loaded once."""
-
-    def __init__(self, message: bytes, key: rsa.RSAPrivateKey) -> None:
-        super().__init__(message)
-        self.key = key
-
-    def gen_header(
-        self,
-        fields: list[tuple[bytes, bytes]],
-        include_headers: tuple[bytes, ...],
-        canon_policy: Any,
-        header_name: bytes,
-        pk: object,
-        standardize: bool = False,
-    ) -> bytes:
-        # The steps of dkimpy 1.1's DKIM.gen_header for rsa-sha256, copied because it calls
-        # dkimpy's pure-Python RSA function inline, with no hook to replace it; only the
-        # `signature =` line does something else. DKIM.sign never sets `standardize` (ARC
-        # does); `pk` is dkimpy's parse of _UNUSED_PEM, and unused. tests/mail/test_dkim.py
-        # checks that the header stays byte for byte dkim.sign's.
-        value = b"; ".join(b"=".join(x) for x in fields)
-        value = fold(value, namelen=len(header_name), linesep=b"\r\n")
-        header = (header_name, b" " + RE_BTAG.sub(b"\\1", value))
-        h = HashThrough(self.hasher(), self.debug_content)
-        headers = canon_policy.canonicalize_headers(self.headers)
-        self.signed_headers = hash_headers(
-            h, canon_policy, headers, include_headers, header, dict(fields)
-        )
-        signature = self.key.sign(h.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-        idx = [name for name, _ in fields].index(b"b")
-        fields[idx] = (b"b", base64.b64encode(signature))
-        value = b"; ".join(b"=".join(x) for x in fields) + self.linesep
-        return bytes(fold(value, namelen=len(header_name), linesep=self.linesep))
-
-
-#: What DkimSigner.sign hands DKIM.sign as the key: DKIM.sign parses the PEM it is given on
-#: every call (in pure Python, ~0.2 ms for RSA 2048) only to pass it to gen_header, which _DKIM
-#: replaces. So it gets this empty RSAPrivateKey (nine zero INTEGERs), cheap to parse, and the
-#: real key, loaded once by `cryptography`, never reaches dkimpy.
-_UNUSED_PEM = (
-    b"-----BEGIN RSA PRIVATE KEY-----\n"
-    + base64.b64encode(b"\x30\x1b" + b"\x02\x01\x00" * 9)
-    + b"\n-----END RSA PRIVATE KEY-----\n"
-)
-
-
 def public_key_record(key_pem: bytes) -> bytes:
     """The DNS TXT record (`v=DKIM1; k=rsa; p=...`) publishing the public half of `key_pem`
     at `{selector}._domainkey.{domain}`: what an operator publishes, and what tests verify
     against without DNS."""
+    from cryptography.hazmat.primitives import serialization
+
     public = serialization.load_pem_private_key(key_pem, password=None).public_key()
     spki = public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
