@@ -22,7 +22,15 @@ from pathlib import Path
 from bench.common import REPO_ROOT, Section, cpu_count, cpu_model, fmt_s, load_average
 
 # Benchmark modules, in the order their sections appear. Add yours here.
-MODULES = ["bench.render", "bench.fanout", "bench.email", "bench.latency", "bench.bot"]
+MODULES = [
+    "bench.render",
+    "bench.fanout",
+    "bench.email",
+    "bench.briefing",
+    "bench.unsubscribe",
+    "bench.latency",
+    "bench.bot",
+]
 
 DEFAULT_OUT = REPO_ROOT / "docs" / "benchmarks.md"
 TITLE = "# Benchmarks"

@@ -96,7 +96,7 @@ def one_run(
             peer.call("push_starts", count, base, 0)
             burst = _wait_answered(peer, count, 180)
             grown = int(client.info("memory")["used_memory"]) - before
-            from publisher.store import k_rate, k_recipient_events, k_recipients
+            from publisher.store.keys import k_rate, k_recipient_events, k_recipients
 
             record = client.memory_usage(k_recipients("telegram")) or 0
             events = client.memory_usage(k_recipient_events("telegram")) or 0
