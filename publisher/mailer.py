@@ -29,7 +29,7 @@ from publisher.errors import (
     TransientDeliveryError,
 )
 from publisher.senders.dkim import DkimConfigError, DkimSigner
-from publisher.senders.smtp import SMTPTarget
+from publisher.senders.smtp import SMTPTarget, connect
 from publisher.settings import Settings
 
 TIMEOUT_S = 15.0  # a person waits for the page: fail soon rather than hang
@@ -116,22 +116,8 @@ def _to_maildir(path: Path, data: bytes) -> str:
 
 
 def _sendmail(target: SMTPTarget, from_addr: str, to_addr: str, data: bytes) -> None:
-    context = ssl.create_default_context()
-    hostname = socket.gethostname()
-    smtp: smtplib.SMTP
-    if target.implicit_tls:
-        smtp = smtplib.SMTP_SSL(
-            target.host, target.port, hostname, timeout=TIMEOUT_S, context=context
-        )
-    else:
-        smtp = smtplib.SMTP(target.host, target.port, hostname, timeout=TIMEOUT_S)
+    smtp = connect(target, socket.gethostname(), TIMEOUT_S)
     try:
-        smtp.ehlo()
-        if not target.implicit_tls and smtp.has_extn("starttls"):
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if target.username:
-            smtp.login(target.username, target.password or "")
         options = () if to_addr.isascii() else ("SMTPUTF8",)
         smtp.sendmail(from_addr, [to_addr], data, options)
     finally:

@@ -209,6 +209,30 @@ def translate(exc: Exception, address: str, release_id: str = "ID") -> DeliveryE
     return TransientDeliveryError(f"SMTP error: {type(exc).__name__}: {exc}")
 
 
+def connect(target: SMTPTarget, local_hostname: str, timeout_s: float) -> smtplib.SMTP:
+    """An SMTP session ready to send: TLS (implicit, or STARTTLS when offered) and login as
+    SMTP_URL says. smtplib's errors propagate (callers translate them)."""
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if target.implicit_tls:
+        smtp = smtplib.SMTP_SSL(
+            target.host, target.port, local_hostname, timeout=timeout_s, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(target.host, target.port, local_hostname, timeout=timeout_s)
+    try:
+        smtp.ehlo()
+        if not target.implicit_tls and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if target.username:
+            smtp.login(target.username, target.password or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 class _Connection:
     """One SMTP connection, opened on first use; used by one thread at a time."""
 
@@ -257,26 +281,7 @@ class _Connection:
         return smtp
 
     def _connect(self) -> smtplib.SMTP:
-        target = self.target
-        context = ssl.create_default_context()
-        smtp: smtplib.SMTP
-        if target.implicit_tls:
-            smtp = smtplib.SMTP_SSL(
-                target.host, target.port, self.local_hostname, timeout=TIMEOUT_S, context=context
-            )
-        else:
-            smtp = smtplib.SMTP(target.host, target.port, self.local_hostname, timeout=TIMEOUT_S)
-        try:
-            smtp.ehlo()
-            if not target.implicit_tls and smtp.has_extn("starttls"):
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if target.username:
-                smtp.login(target.username, target.password or "")
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
+        return connect(self.target, self.local_hostname, TIMEOUT_S)
 
     def close(self) -> None:
         smtp, self.smtp = self.smtp, None
