@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import click
 
-from publisher.cli import bounces, briefing, content, processes, recipients, releases, web
+from publisher.cli import (
+    accounts,
+    bounces,
+    briefing,
+    content,
+    processes,
+    recipients,
+    releases,
+    web,
+)
 from publisher.cli.common import Commands
 from publisher.services import Queue
 
@@ -30,7 +39,7 @@ def main(ctx: click.Context) -> None:
     ctx.obj.setdefault("make_queue", celery_queue)
 
 
-for module in (content, releases, recipients, briefing, bounces, processes, web):
+for module in (content, releases, recipients, briefing, bounces, accounts, processes, web):
     for command in module.COMMANDS:
         main.add_command(command)
 

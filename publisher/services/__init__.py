@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from publisher.services.backend import Backend, Queue, connect, stop_embedded
 from publisher.services.content import build_site, import_page
+from publisher.services.health import health
 from publisher.services.recipients import (
     ImportReport,
     add_journalist,
@@ -55,6 +56,7 @@ __all__ = [
     "exit_code_for",
     "finished",
     "for_people",
+    "health",
     "import_journalists",
     "import_subscribers",
     "list_recipients",

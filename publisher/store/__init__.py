@@ -7,6 +7,7 @@
     recipients.py  each channel's recipients, who is suppressed, and their event stream
     signups.py     sign-ups awaiting confirmation; the web app's request limits
     bounces.py     hard bounces counted per address
+    accounts.py    newsroom users, their sessions, API tokens (by digest), sign-in attempts
     records.py     a delivery record's shape; the Outcome of a send
     ledger.py      delivery records in batches under leases (sync), and the asyncio `Ledger`
                    a running batch writes through
@@ -18,6 +19,7 @@ refuses, so each command can exit 3. The store names no platform: a channel is o
 
 from __future__ import annotations
 
+from publisher.store.accounts import Accounts
 from publisher.store.base import translate_errors
 from publisher.store.bounces import Bounces
 from publisher.store.keys import K_REAPER_LOCK, k_rate, k_recipients
@@ -40,7 +42,7 @@ __all__ = [
 
 
 @translate_errors
-class Store(Deliveries, Recipients, SignUps, Bounces):
+class Store(Deliveries, Recipients, SignUps, Bounces, Accounts):
     """Typed access to publisher's Redis data: releases, recipients and delivery records."""
 
     def ping(self) -> None:

@@ -56,8 +56,27 @@ Shared by every worker::
     pub:rate:{name}     list    a shared rate limiter's log (`publisher.ratelimit` writes it)
     pub:hb:{name}       string  heartbeat of claim owner {name} (a worker process): refreshed
                                 every second, expires a few seconds after its last beat
+    pub:owners          zset    claim owner name -> when it last beat (epoch s): who was seen
+                                lately (/healthz); owners silent for an hour are dropped
     pub:hits:{name}:{w} string  requests of one client or address in fixed window {w} (the web
                                 app's form limits); expires with its window
+
+Accounts (`publisher.store.accounts`): newsroom users, their sessions, API tokens::
+
+    pub:users           set     the name of every user
+    pub:user:{name}     hash    a user: role, password (its argon2id hash), disabled (0|1),
+                                created (epoch s)
+    pub:user:{name}:sessions
+                        set     the sha256 of each of the user's session ids (the expired ones
+                                pruned at each sign-in)
+    pub:session:{name}  hash    a session, by the sha256 of its id (the id itself is never
+                                stored): user, created, client; expires when unused for a while
+    pub:tokens          hash    API token name -> the sha256 of its secret
+    pub:token:{name}    hash    an API token, by the sha256 of its secret: name, role, created,
+                                last_used (epoch s)
+    pub:tries:{name}    zset    sign-in attempts of one account or client (by a digest) -> when
+                                (epoch ms): a sliding log of the last window; expires with it
+    pub:accounts:ev     stream  changes to users, sessions and tokens: type, who, details
 """
 
 from __future__ import annotations
@@ -70,6 +89,10 @@ K_PUBLISHED = f"{PREFIX}:published"
 K_CATEGORIES = f"{PREFIX}:categories"
 K_ACTIVE = f"{PREFIX}:active"
 K_REAPER_LOCK = f"{PREFIX}:lock:reaper"
+K_OWNERS = f"{PREFIX}:owners"
+K_USERS = f"{PREFIX}:users"
+K_TOKENS = f"{PREFIX}:tokens"
+K_ACCOUNT_EVENTS = f"{PREFIX}:accounts:ev"
 
 
 def k_release(release_id: str) -> str:
@@ -106,6 +129,30 @@ def k_bounces(channel: str) -> str:
 
 def k_hits(name: str, window: int | str) -> str:
     return f"{PREFIX}:hits:{name}:{window}"
+
+
+def k_user(name: str) -> str:
+    return f"{PREFIX}:user:{name}"
+
+
+def k_user_sessions(name: str) -> str:
+    """The sha256 of each session id of user `name`."""
+    return f"{PREFIX}:user:{name}:sessions"
+
+
+def k_session(name: str) -> str:
+    """A session, by `name`: the sha256 (hex) of its id."""
+    return f"{PREFIX}:session:{name}"
+
+
+def k_token(name: str) -> str:
+    """An API token, by `name`: the sha256 (hex) of its secret."""
+    return f"{PREFIX}:token:{name}"
+
+
+def k_tries(name: str) -> str:
+    """The sliding log of sign-in attempts counted under `name` (an account, a client)."""
+    return f"{PREFIX}:tries:{name}"
 
 
 def k_recipients_off(channel: str) -> str:

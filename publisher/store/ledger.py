@@ -45,6 +45,7 @@ from publisher.store.base import decode, event_fields
 from publisher.store.bounces import bounce_field
 from publisher.store.keys import (
     K_ACTIVE,
+    K_OWNERS,
     active_member,
     k_batch_queue,
     k_batches,
@@ -70,6 +71,8 @@ from publisher.store.releases import Releases
 # was reserved by a worker that died): a worker claims a batch moments after it takes the task,
 # and a batch dispatched twice is claimed once, so a short grace costs nothing.
 QUEUE_GRACE_S = 5.0
+# An owner silent this long leaves the list of who was seen (each restart is a new owner).
+OWNERS_KEPT_S = 3600.0
 
 
 class Deliveries(Releases):
@@ -138,8 +141,19 @@ class Deliveries(Releases):
         return [decode(v) for v in self._reap(keys=keys, args=args)]
 
     def heartbeat(self, owner: str, ttl_s: float) -> None:
-        """Say that claim owner `owner` (a worker process) is alive for the next `ttl_s`."""
-        self.redis.set(k_heartbeat(owner), b"1", px=max(1, int(ttl_s * 1000)))
+        """Say that claim owner `owner` (a worker process) is alive for the next `ttl_s`, and
+        note when it was last seen (`owners_seen`); one round trip, as one beat was before."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(k_heartbeat(owner), b"1", px=max(1, int(ttl_s * 1000)))
+        pipe.zadd(K_OWNERS, {owner: now})
+        pipe.zremrangebyscore(K_OWNERS, "-inf", now - OWNERS_KEPT_S)
+        pipe.execute()
+
+    def owners_seen(self, within_s: float) -> list[str]:
+        """The claim owners (worker processes) whose last beat is at most `within_s` old."""
+        seen = self.redis.zrangebyscore(K_OWNERS, time.time() - within_s, "+inf")
+        return [decode(owner) for owner in seen]
 
     def beating(self, owners: list[str]) -> set[str]:
         """The owners among `owners` whose heartbeat has not expired."""

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from publisher import links
+from publisher import links, services
 from publisher.errors import StoreUnavailable
 from publisher.services import Backend
 from publisher.services.journalists import Limits
-from publisher.web import public
-from publisher.web.deps import BackendDep, page_language
+from publisher.web import api, newsroom, public, site
+from publisher.web.deps import BackendDep, NotAllowed, SignInRequired, page_language
 from publisher.web.pages import Pages, SecurityHeaders
 from publisher.web.words import words
 
@@ -45,12 +45,16 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.state.limits = limits or Limits()
     app.add_middleware(SecurityHeaders)
     app.include_router(public.router)
+    app.include_router(newsroom.router)
+    app.include_router(api.router)
 
     @app.get("/healthz")
-    def healthz(backend: BackendDep) -> dict[str, str]:
-        """200 while Redis answers; 503 problem details when it does not."""
-        backend.store.ping()
-        return {"status": "ok"}
+    def healthz(backend: BackendDep) -> dict[str, Any]:
+        """`{"status": "ok"|"degraded", "redis": "ok", "workers": N}` with 200 while Redis
+        answers; 503 problem details when it does not. No worker seen in the last minute makes
+        the status "degraded" but still 200: the web app itself works (its pages, the site, the
+        API queue what they submit), so a container healthcheck keeps it up."""
+        return services.health(backend)
 
     @app.get("/static/web.css", include_in_schema=False)
     def stylesheet(request: Request) -> Response:
@@ -64,6 +68,11 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(SignInRequired, newsroom.sign_in_required)
+    app.add_exception_handler(NotAllowed, newsroom.not_allowed)
+    # Last: whatever no route takes is a file of the built site, or the app's 404. The
+    # router's default, not a mount at /: a mount would take a route's wrong method too.
+    app.router.default = site.Website(site.site_folder(backend.settings))
     return app
 
 

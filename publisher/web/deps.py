@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
 
-from publisher.services import Backend
+from publisher.services import Backend, accounts
+from publisher.services.accounts import ApiToken, Principal, User
 from publisher.services.journalists import Limits
 from publisher.web.pages import Pages
 from publisher.web.words import pick
@@ -51,7 +53,79 @@ def actor(request: Request) -> str:
     return f"self (web, {client_of(request)})"
 
 
+#: The newsroom's session cookie (HttpOnly, SameSite=Lax, path /newsroom, Secure under https).
+SESSION_COOKIE = "publisher_session"
+BEARER_REALM = 'Bearer realm="publisher"'
+
+
+class SignInRequired(Exception):
+    """Raised when a newsroom page is asked for without a live session: the answer is the
+    sign-in page (`publisher.web.newsroom` handles it)."""
+
+
+class NotAllowed(Exception):
+    """Raised when a signed-in user's role may not do what a page does: a 403 page."""
+
+    def __init__(self, role: str, action: str) -> None:
+        super().__init__(role, action)
+        self.role = role
+        self.action = action
+
+
+def is_api(request: Request) -> bool:
+    """A request of the REST API (bearer tokens, problem details), not of a page."""
+    return request.url.path.startswith("/api/")
+
+
+def current_user(request: Request) -> User:
+    """The signed-in user of a newsroom page, from the session cookie; SignInRequired (the
+    sign-in page) when there is none, it expired or ended, or its user is disabled."""
+    user = accounts.session_user(get_backend(request), request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        raise SignInRequired()
+    return user
+
+
+def api_principal(request: Request) -> ApiToken:
+    """The API token of a request (`Authorization: Bearer ...`); 401 problem details with
+    WWW-Authenticate when it is missing, wrong or revoked."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": BEARER_REALM})
+    token = accounts.token_user(get_backend(request), credentials.strip())
+    if token is None:
+        raise HTTPException(
+            401,
+            "the bearer token is wrong or revoked",
+            {"WWW-Authenticate": f'{BEARER_REALM}, error="invalid_token"'},
+        )
+    return token
+
+
+def require_role(action: str) -> Any:
+    """A dependency that gives who acts (the token under /api/, else the signed-in user) when
+    their role may do `action`, and refuses with 403 otherwise (problem details for the API, a
+    page for a person). Use it as `who: Annotated[Principal, require_role("publish")]`.
+
+    An action no role knows fails here, when the route is declared.
+    """
+    accounts.check_action(action)
+
+    def check(request: Request) -> Principal:
+        principal: Principal = api_principal(request) if is_api(request) else current_user(request)
+        if not accounts.allowed(principal.role, action):
+            if is_api(request):
+                detail = f"the {principal.role} role does not allow '{action}'"
+                raise HTTPException(403, detail)
+            raise NotAllowed(principal.role, action)
+        return principal
+
+    return Depends(check)
+
+
 BackendDep = Annotated[Backend, Depends(get_backend)]
 PagesDep = Annotated[Pages, Depends(get_pages)]
 LimitsDep = Annotated[Limits, Depends(get_limits)]
 ClientDep = Annotated[str, Depends(get_client)]
+CurrentUser = Annotated[User, Depends(current_user)]
+ApiPrincipal = Annotated[ApiToken, Depends(api_principal)]

@@ -114,6 +114,43 @@ WORDS: dict[str, dict[str, str]] = {
         "bad_request_title": "This request cannot be handled",
         "bad_request_body": "Please go back and try again.",
         "back_to_form": "Back to the sign-up form",
+        # the newsroom (publisher.web.newsroom)
+        "newsroom": "Newsroom",
+        "signin_title": "Sign in to the newsroom",
+        "signin_intro": (
+            "For {organisation}'s press office. Your administrator gives you an account."
+        ),
+        "field_username": "User name",
+        "field_password": "Password",
+        "signin_button": "Sign in",
+        "signin_wrong": "The user name or the password is not right. Please try again.",
+        "signin_too_many": "Too many attempts to sign in. Please wait {minutes} and try again.",
+        "signin_form_expired": (
+            "For your security, this form works only from our own page and for a limited "
+            "time. Please sign in again."
+        ),
+        "signed_out": "You are signed out.",
+        "signed_in_as": "Signed in as {name}, {role}.",
+        "role_officer": "media officer",
+        "role_editor": "editor",
+        "role_admin": "administrator",
+        "newsroom_soon": (
+            "Writing, previewing, approving and following press releases will be here."
+        ),
+        "signout_button": "Sign out",
+        "not_allowed_title": "Not allowed",
+        "not_allowed_body": (
+            "Your role, {role}, does not allow this. Ask an administrator if you need it."
+        ),
+        "back_to_newsroom": "Back to the newsroom",
+        "users_title": "Users",
+        "users_none": "There are no users yet.",
+        "column_name": "Name",
+        "column_role": "Role",
+        "column_state": "State",
+        "column_since": "Since",
+        "state_active": "active",
+        "state_disabled": "disabled",
     },
     "ar": {
         "skip": "الانتقال إلى المحتوى",
@@ -216,6 +253,39 @@ WORDS: dict[str, dict[str, str]] = {
         "bad_request_title": "تعذّر تنفيذ هذا الطلب",
         "bad_request_body": "يرجى الرجوع والمحاولة مجدداً.",
         "back_to_form": "العودة إلى نموذج الاشتراك",
+        # غرفة الأخبار (publisher.web.newsroom)
+        "newsroom": "غرفة الأخبار",
+        "signin_title": "تسجيل الدخول إلى غرفة الأخبار",
+        "signin_intro": "للمكتب الإعلامي في {organisation}. يمنحكم المسؤول عن النظام حساباً.",
+        "field_username": "اسم المستخدم",
+        "field_password": "كلمة المرور",
+        "signin_button": "دخول",
+        "signin_wrong": "اسم المستخدم أو كلمة المرور غير صحيح. يرجى المحاولة مجدداً.",
+        "signin_too_many": "محاولات دخول كثيرة. يرجى الانتظار {minutes} ثم المحاولة مجدداً.",
+        "signin_form_expired": (
+            "حرصاً على أمانكم، لا يعمل هذا النموذج إلا من صفحتنا ولمدة محدودة. يرجى تسجيل "
+            "الدخول من جديد."
+        ),
+        "signed_out": "تمّ تسجيل خروجكم.",
+        "signed_in_as": "أنتم مسجَّلون باسم {name}، بصفة {role}.",
+        "role_officer": "مسؤول إعلامي",
+        "role_editor": "محرّر",
+        "role_admin": "مدير النظام",
+        "newsroom_soon": "هنا ستُكتب البيانات الصحفية وتُعاين وتُعتمد وتُتابع.",
+        "signout_button": "تسجيل الخروج",
+        "not_allowed_title": "غير مسموح",
+        "not_allowed_body": (
+            "صفتكم ({role}) لا تسمح بهذا. اطلبوا ذلك من مدير النظام إن كنتم بحاجة إليه."
+        ),
+        "back_to_newsroom": "العودة إلى غرفة الأخبار",
+        "users_title": "المستخدمون",
+        "users_none": "لا يوجد مستخدمون بعد.",
+        "column_name": "الاسم",
+        "column_role": "الصفة",
+        "column_state": "الحالة",
+        "column_since": "منذ",
+        "state_active": "فعّال",
+        "state_disabled": "معطَّل",
     },
 }
 

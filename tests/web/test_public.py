@@ -421,7 +421,8 @@ def test_pages_carry_the_security_headers(site: Site) -> None:
 
 def test_healthz_and_problem_details(site: Site) -> None:
     client = site.client()
-    assert client.get("/healthz").json() == {"status": "ok"}
+    # No worker runs here: degraded, still 200 (tests/web/test_healthz.py has one running).
+    assert client.get("/healthz").json() == {"status": "degraded", "redis": "ok", "workers": 0}
     missing = client.get("/nothing-here", headers={"Accept": "application/json"})
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
