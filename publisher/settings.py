@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         return self.publisher_data_dir
 
     @property
+    def site_dir(self) -> Path:
+        """Where the public site is built by default, the website channel writes it and
+        `publisher serve` serves it."""
+        return self.data_dir / "site"
+
+    @property
     def media_dir(self) -> Path:
         """Where uploaded images live: besides its own folder, where a release may take them."""
         return self.data_dir / "media"

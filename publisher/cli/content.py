@@ -86,7 +86,7 @@ def site() -> None:
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None)
 def site_build(sources: tuple[Path, ...], out: Path | None) -> None:
     """Build the website from release files or folders."""
-    target = out or get_settings().data_dir / "site"
+    target = out or get_settings().site_dir
     report = services.build_site(list(sources), target)
     click.echo(f"{report}")
     click.echo(f"site: {target / 'index.html'}")

@@ -32,7 +32,7 @@ class WebsiteSender(Sender):
     channel: ClassVar[str] = "website"
 
     def __init__(self, settings: Settings) -> None:
-        self.root = Path(settings.data_dir) / "site"
+        self.root = settings.site_dir
         self.sources = Path(settings.data_dir) / "site-sources"
         self.public_url = settings.base_url
 

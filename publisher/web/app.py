@@ -72,7 +72,7 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.add_exception_handler(NotAllowed, newsroom.not_allowed)
     # Last: whatever no route takes is a file of the built site, or the app's 404. The
     # router's default, not a mount at /: a mount would take a route's wrong method too.
-    app.router.default = site.Website(site.site_folder(backend.settings))
+    app.router.default = site.Website(backend.settings.site_dir)
     return app
 
 

@@ -34,7 +34,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from publisher.settings import Settings
 from publisher.web.pages import CONTENT_SECURITY_POLICY
 
 CHUNK_BYTES = 64 * 1024
@@ -63,11 +62,6 @@ TYPES = {
 }
 #: By path in the site, before the extension.
 NAMED_TYPES = {"feed.xml": "application/atom+xml; charset=utf-8"}
-
-
-def site_folder(settings: Settings) -> Path:
-    """Where the site is built by default and where the website channel writes it."""
-    return Path(settings.data_dir) / "site"
 
 
 @dataclass

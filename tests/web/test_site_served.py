@@ -22,7 +22,7 @@ import redis
 
 from publisher import services
 from publisher.web.pages import CONTENT_SECURITY_POLICY
-from publisher.web.site import ASSET, REVALIDATE, SITE_POLICY, site_folder
+from publisher.web.site import ASSET, REVALIDATE, SITE_POLICY
 from tests import test_pipeline
 from tests.conftest import Worker, publisher_env, run_cli
 from tests.test_site import seed_releases, write_release
@@ -106,7 +106,7 @@ def clear(data_dir: Path) -> None:
 
 @pytest.fixture
 def built(site: Site, tmp_path: Path) -> Iterator[Built]:
-    root = site_folder(site.backend.settings)
+    root = site.backend.settings.site_dir
     clear(root.parent)
     src = tmp_path / "releases"
     seed_releases(src)
