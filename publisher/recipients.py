@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,7 +140,12 @@ def parse_journalists(path: Path) -> tuple[Entries, list[ReleaseError]]:
     beats separated by ';', cadence instant|daily|both), in any order."""
     entries: Entries = {}
     problems: list[ReleaseError] = []
-    rows = csv.reader(read_text(path).splitlines())
+    text = read_text(path)
+    # newline="": a quoted field may hold a line break. A spreadsheet set to a language
+    # that writes decimal commas saves with semicolons (or tabs): the header line says which.
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [column.strip().lower() for column in next(rows, [])]
     unknown = [c for c in header if c not in JOURNALIST_COLUMNS]
     if unknown or "email" not in header:
@@ -150,8 +156,19 @@ def parse_journalists(path: Path) -> tuple[Entries, list[ReleaseError]]:
         )
         fix = f"the first line names the columns, from {', '.join(JOURNALIST_COLUMNS)}"
         return {}, [ReleaseError(f"{path}:1", "header", problem, fix)]
-    for number, row in enumerate(rows, 2):
+    for row in rows:
+        number = rows.line_num  # the row's last line in the file
         if not "".join(row).strip():
+            continue
+        if len(row) > len(header):
+            problems.append(
+                ReleaseError(
+                    f"{path}:{number}",
+                    "columns",
+                    f"{len(row)} fields where the header names {len(header)}",
+                    f'put a field that holds a "{delimiter}" in double quotes',
+                )
+            )
             continue
         fields = dict(zip(header, (cell.strip() for cell in row), strict=False))
         try:

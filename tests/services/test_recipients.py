@@ -39,6 +39,53 @@ def test_columns_are_found_by_header_name_in_any_order(
     assert rows["james@example.com"]["language"] == "en"
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        # Excel's "CSV UTF-8": a byte order mark, CRLF, capitals and spaces in the header
+        (
+            "excel",
+            '\ufeffEmail , Name,Beats\r\nrana@example.org,Rana,"Local News;Press Releases"\r\n',
+        ),
+        # a spreadsheet in a language with decimal commas saves with semicolons
+        ("semicolons", 'email;name;beats\nrana@example.org;Rana;"Local News;Press Releases"\n'),
+        ("tabs", "email\tname\tbeats\nrana@example.org\tRana\tLocal News;Press Releases\n"),
+        # a quoted field may hold a line break
+        (
+            "multiline",
+            'email,name,beats\nrana@example.org,"Rana\nHaddad",Local News;Press Releases\n',
+        ),
+    ],
+)
+def test_csv_files_as_spreadsheets_save_them(
+    tmp_path: Path, backend: services.Backend, name: str, content: str
+) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(content.encode("utf-8"))
+    report = services.import_journalists(backend, path, "admin")
+    assert (report.added, report.problems) == (1, [])
+    [row] = services.list_recipients(backend, "email")
+    assert row["address"] == "rana@example.org"
+    assert row["beats"] == ["Local News", "Press Releases"]
+    assert row["name"].split() == (["Rana", "Haddad"] if name == "multiline" else ["Rana"])
+
+
+def test_a_row_with_more_fields_than_the_header_is_an_error_not_silently_cut(
+    tmp_path: Path, backend: services.Backend
+) -> None:
+    path = tmp_path / "j.csv"
+    # beats with commas, unquoted: the old reader dropped "Press Releases" without a word
+    path.write_text(
+        'email,name,beats\n"a@example.org","A",Local News\n'
+        'b@example.org,B,Local News,Press Releases\nc@example.org,"C, jr.",\n'
+    )
+    report = services.import_journalists(backend, path, "admin")
+    assert report.added == 2
+    [problem] = report.problems
+    assert (problem.file, problem.field) == (f"{path}:3", "columns")
+    assert str(problem).endswith('fix: put a field that holds a "," in double quotes')
+
+
 def test_an_unknown_column_is_named_and_nothing_is_imported(
     tmp_path: Path, backend: services.Backend
 ) -> None:

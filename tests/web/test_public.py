@@ -451,3 +451,20 @@ def test_the_services_answer_who_a_link_is_for(site: Site) -> None:
     assert (found.state, found.beats, found.language) == ("subscribed", ["local-news"], "en")
     unknown = links.make_token("preferences", "email", "nobody@example.org", site.backend.settings)
     assert journalists.look_up(site.backend, unknown, "preferences").state == "unknown"
+
+
+def test_one_click_as_multipart_form_data_as_rfc_8058_shows_it(site: Site) -> None:
+    services.add_journalist(site.backend, "nour@example.org", "admin")
+    path = urlpath(links.unsubscribe_url("email", "nour@example.org", site.backend.settings))
+    boundary = "----publisher-test"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        f"One-Click\r\n--{boundary}--\r\n"
+    ).encode()
+    raw = httpx.post(
+        site.base + path,
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert raw.status_code == 200 and "set-cookie" not in raw.headers
+    assert site.rows()["nour@example.org"]["state"] == "unsubscribed"
