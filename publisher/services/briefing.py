@@ -70,9 +70,12 @@ def items_of_day(backend: Backend, day: date) -> dict[str, list[Item]]:
     return found
 
 
-def build(backend: Backend, day: date, language: str) -> Briefing | None:
-    """The briefing of `day` in `language`; None when that day has no release in it."""
-    items = items_of_day(backend, day).get(language, [])
+def build(
+    backend: Backend, day: date, language: str, found: dict[str, list[Item]] | None = None
+) -> Briefing | None:
+    """The briefing of `day` in `language`; None when that day has no release in it.
+    `found`: the day's items as `items_of_day` gave them, when the caller has read them."""
+    items = (items_of_day(backend, day) if found is None else found).get(language, [])
     if not items:
         return None
     ctx = RenderContext.from_settings()
@@ -89,7 +92,13 @@ def build(backend: Backend, day: date, language: str) -> Briefing | None:
     return Briefing(release, prepare(release), items, categories)
 
 
-def send(backend: Backend, day: date, language: str, actor: str) -> Submission | None:
+def send(
+    backend: Backend,
+    day: date,
+    language: str,
+    actor: str,
+    found: dict[str, list[Item]] | None = None,
+) -> Submission | None:
     """Send the day's briefing in `language` once: a Submission saying what happened
     ("queued", or "already-published" with when), or None when there is nothing to send."""
     release_id = briefing_id(day, language)
@@ -102,7 +111,7 @@ def send(backend: Backend, day: date, language: str, actor: str) -> Submission |
             when = store.release_field(release_id, "published_at") or claimed.split(" ", 1)[0]
             return Submission(release_id, "already-published", _moment(when, backend))
         store.set_release_fields(release_id, claimed=f"{time.time():.3f} {actor}")
-    briefing = build(backend, day, language)
+    briefing = build(backend, day, language, found)
     if briefing is None:
         return None
     extra = {"kind": KIND, "categories": briefing.categories}
@@ -124,8 +133,9 @@ def send_due(backend: Backend, now: datetime | None = None, actor: str = "schedu
     if backend.store.release_field(day_mark, "claimed"):
         return []
     sent = []
-    for language in items_of_day(backend, day):
-        result = send(backend, day, language, actor)
+    found = items_of_day(backend, day)  # read once for every language
+    for language in found:
+        result = send(backend, day, language, actor, found)
         if result is not None and result.action == "queued":
             sent.append(result.release_id)
     backend.store.claim_release(day_mark, actor)
