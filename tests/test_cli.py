@@ -145,3 +145,14 @@ def test_broken_override_template_is_one_line_exit_2(tmp_path: Path, env: dict[s
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "message.html" in lines[0] and "telegram" in lines[0]
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["serve", "--port", "99999"], ["bot", "--webhook", "--port", "0"]]
+)
+def test_a_port_out_of_range_is_refused_before_anything_starts(
+    env: dict[str, str], command: list[str]
+) -> None:
+    result = run_cli(*command, env=env)
+    assert result.returncode == 2
+    assert "Invalid value for '--port'" in result.stderr and "1<=x<=65535" in result.stderr

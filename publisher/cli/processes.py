@@ -71,7 +71,9 @@ def down() -> None:
 
 @click.command()
 @click.option("--webhook", is_flag=True, help="take Telegram's webhook instead of polling")
-@click.option("--port", type=int, default=8080, show_default=True, help="webhook port")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="webhook port"
+)
 @click.option("--host", default="0.0.0.0", show_default=True, help="webhook address")
 @click.option("--url", default=None, help="webhook URL for Telegram [PUBLIC_URL/telegram/webhook]")
 @click.option("--loglevel", default="INFO")

@@ -10,7 +10,13 @@ from publisher.logs import setup_logging
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=int, default=8000, show_default=True, help="port to listen on")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="port to listen on",
+)
 @click.option("--loglevel", default="INFO")
 def serve(host: str, port: int, loglevel: str) -> None:
     """Run the web app: sign-up, confirmation, preferences and unsubscribe pages."""
