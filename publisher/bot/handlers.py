@@ -29,6 +29,7 @@ from telegram.ext import (
 from publisher.bot import views
 from publisher.bot.choices import parse_data, parse_payload, toggled
 from publisher.bot.i18n import Texts, answer_language, first_language, texts
+from publisher.errors import StoreUnavailable
 from publisher.logs import log_event
 from publisher.senders.telegram import translate
 from publisher.services import Backend
@@ -227,11 +228,26 @@ class Handlers:
             return
         service.move(self.backend, str(old), str(new), "telegram")
 
+    async def _apologise(self, update: Update) -> None:
+        """Tell whoever wrote that we could not do it now (Redis is away: their choice of
+        language cannot be read, so Telegram's language_code picks the answer's)."""
+        message = update.effective_message
+        if message is None:
+            return
+        user = update.effective_user
+        answer = views.try_again(texts(first_language(user.language_code if user else None)))
+        try:
+            await message.reply_text(answer)
+        except TelegramError as exc:
+            log_event(log, logging.WARNING, "apology not sent", error=str(translate(exc)))
+
     async def failed(self, update: object, context: Context) -> None:
         """Log what went wrong with an update (Telegram's errors in our terms), nothing more."""
         error = context.error
         detail = translate(error) if isinstance(error, TelegramError) else error
         update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(error, StoreUnavailable) and isinstance(update, Update):
+            await self._apologise(update)
         log_event(
             log,
             logging.ERROR,

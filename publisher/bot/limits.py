@@ -26,7 +26,7 @@ from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
-from publisher.errors import TransientDeliveryError
+from publisher.errors import StoreUnavailable, TransientDeliveryError
 from publisher.logs import log_event
 from publisher.senders.telegram import translate
 from publisher.services.budget import TelegramBudget
@@ -84,7 +84,13 @@ class SharedRateLimiter(BaseRateLimiter[None]):
         in_chat = str(chat) if chat is not None and endpoint in MESSAGE_METHODS else None
         attempt = 0
         while True:
-            await self.budget.wait(in_chat)
+            try:
+                await self.budget.wait(in_chat)
+            except StoreUnavailable:
+                # Redis is away: this process keeps to the token's rate on its own (a
+                # "try again" answer must still go out), and asks Redis again next time.
+                log_event(log, logging.WARNING, "rate limit without Redis", method=endpoint)
+                await asyncio.sleep(1 / self.budget.settings.telegram_rate_limit)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

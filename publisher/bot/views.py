@@ -87,6 +87,10 @@ def not_subscribed(_: Texts) -> str:
     return _.lines(_("You are not subscribed yet. Send /start first."))
 
 
+def try_again(_: Texts) -> str:
+    return _.lines(_("Sorry, something went wrong on our side. Please try again in a few minutes."))
+
+
 def not_admin(_: Texts) -> str:
     return _.lines(_("Sorry, only an administrator of this group can do that."))
 

@@ -8,9 +8,11 @@ The bot asks this module for a slot instead of knowing the limiter, its key or R
 
 from __future__ import annotations
 
+import redis
 import redis.asyncio
 
 from publisher.channels.telegram import TelegramChannel
+from publisher.errors import StoreUnavailable
 from publisher.ratelimit import SlidingWindowLimiter
 from publisher.redis_server import connect_async
 from publisher.settings import Settings
@@ -44,8 +46,13 @@ class TelegramBudget:
 
     async def wait(self, chat_id: str | None = None) -> None:
         """Return when one request may start: a message to `chat_id` (None for a request that
-        puts nothing in a chat) also within that chat's own limit."""
+        puts nothing in a chat) also within that chat's own limit.
+
+        Raises StoreUnavailable when Redis cannot be asked."""
         if self._limiter is None:
             raise RuntimeError("TelegramBudget is not open")
         scopes = TelegramChannel.recipient_scopes(chat_id, False) if chat_id is not None else ()
-        await self._limiter.acquire(*scopes)
+        try:
+            await self._limiter.acquire(*scopes)
+        except (redis.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {type(exc).__name__}") from exc

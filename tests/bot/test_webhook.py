@@ -94,7 +94,7 @@ def test_the_same_update_posted_twice_is_handled_once(
 
 def test_the_webhook_refuses_to_start_without_its_secret_or_a_token(data_dir: Path) -> None:
     env = publisher_env(data_dir, TELEGRAM_BOT_TOKEN="123:abc")
-    result = run_cli("bot", "--webhook", "--port", "0", env=env, timeout_s=60)
+    result = run_cli("bot", "--webhook", "--port", "8443", env=env, timeout_s=60)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "TELEGRAM_WEBHOOK_SECRET" in line and "fix:" in line
