@@ -8,15 +8,14 @@ The bot asks this module for a slot instead of knowing the limiter, its key or R
 
 from __future__ import annotations
 
-import redis
 import redis.asyncio
 
 from publisher.channels.telegram import TelegramChannel
-from publisher.errors import StoreUnavailable
 from publisher.ratelimit import SlidingWindowLimiter
 from publisher.redis_server import connect_async
 from publisher.settings import Settings
 from publisher.store import k_rate
+from publisher.store.base import REDIS_ERRORS, unavailable
 
 
 class TelegramBudget:
@@ -54,5 +53,5 @@ class TelegramBudget:
         scopes = TelegramChannel.recipient_scopes(chat_id, False) if chat_id is not None else ()
         try:
             await self._limiter.acquire(*scopes)
-        except (redis.RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {type(exc).__name__}") from exc
+        except REDIS_ERRORS as exc:  # the store's seam: one line, never a password
+            raise unavailable(self._redis, exc) from exc

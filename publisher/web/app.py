@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from publisher import links, services
-from publisher.errors import StoreUnavailable
+from publisher.errors import StoreUnavailable, TokenError
 from publisher.services import Backend
 from publisher.services.journalists import Limits
 from publisher.web import api, newsroom, public, site
@@ -68,6 +68,7 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(TokenError, public.bad_link)
     app.add_exception_handler(SignInRequired, newsroom.sign_in_required)
     app.add_exception_handler(NotAllowed, newsroom.not_allowed)
     # Last: whatever no route takes is a file of the built site, or the app's 404. The

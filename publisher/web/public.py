@@ -28,6 +28,7 @@ from publisher.web.deps import (
     LimitsDep,
     PagesDep,
     actor,
+    get_pages,
     page_language,
 )
 from publisher.web.words import ENDONYMS, minutes, words
@@ -80,8 +81,11 @@ def _message(
     )
 
 
-def bad_link(pages: PagesDep, request: Request, error: TokenError) -> HTMLResponse:
-    """400: a tampered, expired or wrong-purpose link, said plainly; nothing changed."""
+def bad_link(request: Request, error: Exception) -> HTMLResponse:
+    """400: a tampered, expired or wrong-purpose link, said plainly; nothing changed. The
+    app's handler of TokenError, so that no route needs its own."""
+    assert isinstance(error, TokenError)
+    pages = get_pages(request)
     language = page_language(request)
     title, body = {
         "expired": ("bad_link_expired_title", "bad_link_expired"),
@@ -199,10 +203,7 @@ def subscribe_submit(
 @router.api_route("/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def confirm_page(token: str, request: Request, backend: BackendDep, pages: PagesDep) -> Response:
     """A page with one button that confirms (a GET confirms nothing)."""
-    try:
-        journalist = journalists.look_up(backend, token, "confirm")
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    journalist = journalists.look_up(backend, token, "confirm")
     language = page_language(request, journalist.language)
     if journalist.pending is None:
         outcome = "already" if journalist.subscribed else "nothing"
@@ -213,10 +214,7 @@ def confirm_page(token: str, request: Request, backend: BackendDep, pages: Pages
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm_submit(token: str, request: Request, backend: BackendDep, pages: PagesDep) -> Response:
     """Subscribe with the pending sign-up's choices (the person's own consent)."""
-    try:
-        done = journalists.confirm(backend, token, actor(request))
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    done = journalists.confirm(backend, token, actor(request))
     language = page_language(request, done.journalist.language)
     return _confirmed(request, pages, language, done.outcome, done.journalist)
 
@@ -252,10 +250,7 @@ def preferences_page(
     token: str, request: Request, backend: BackendDep, pages: PagesDep
 ) -> Response:
     """The journalist's choices, to change, or a way out."""
-    try:
-        journalist = journalists.look_up(backend, token, "preferences")
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    journalist = journalists.look_up(backend, token, "preferences")
     language = page_language(request, journalist.language)
     return _preferences(request, backend, pages, language, journalist, {}, saved=False)
 
@@ -306,10 +301,7 @@ def preferences_submit(
     csrf: Text = "",
 ) -> Response:
     """Save the new choices, or unsubscribe (the form's second button)."""
-    try:
-        journalist = journalists.look_up(backend, token, "preferences")
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    journalist = journalists.look_up(backend, token, "preferences")
     page = page_language(request, journalist.language)
     if not pages.valid_form(request, csrf):
         return _message(pages, request, page, "forbidden_title", "forbidden_body", 403)
@@ -337,10 +329,7 @@ def unsubscribe_page(
     token: str, request: Request, backend: BackendDep, pages: PagesDep
 ) -> Response:
     """A page with one button that unsubscribes (a GET unsubscribes nobody)."""
-    try:
-        journalist = journalists.look_up(backend, token, "unsubscribe")
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    journalist = journalists.look_up(backend, token, "unsubscribe")
     language = page_language(request, journalist.language)
     if journalist.state not in ("subscribed", "unknown"):
         return pages.render(request, "unsubscribed", language, address=journalist.address)
@@ -369,10 +358,7 @@ def unsubscribe_submit(
     if one_click != "One-Click":
         return _message(pages, request, language, "bad_request_title", "bad_request_body", 400)
     how = "unsubscribe page" if source == "page" else "one-click"
-    try:
-        journalists.unsubscribe(backend, token, actor(request), how)
-        journalist = journalists.look_up(backend, token, "unsubscribe")
-    except TokenError as exc:
-        return bad_link(pages, request, exc)
+    journalists.unsubscribe(backend, token, actor(request), how)
+    journalist = journalists.look_up(backend, token, "unsubscribe")
     language = page_language(request, journalist.language)
     return pages.render(request, "unsubscribed", language, address=journalist.address)
