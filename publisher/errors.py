@@ -8,6 +8,8 @@
     ├── StoreUnavailable                Redis cannot be reached (exit code 3)
     │   └── WorkersUnavailable          no worker answers (what was queued stays queued)
     ├── TokenError                      a signed link is tampered, expired or for another purpose
+    ├── StateConflict                   a release's state does not allow the action (HTTP 409)
+    ├── ApprovalRefused                 the author may not approve their own release (HTTP 403)
     └── DeliveryError                   one send did not go through
         ├── TransientDeliveryError      retry later (retry_after_s when the platform says)
         ├── PermanentDeliveryError      give up on this recipient (gone=True: unsubscribe them)
@@ -164,3 +166,29 @@ class TokenError(PublisherError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class StateConflict(PublisherError):
+    """Raised when a release's state does not allow an action (publish a draft nobody
+    approved, edit a published release, approve content that changed since it was looked at)."""
+
+    def __init__(self, release_id: str, state: str, message: str) -> None:
+        super().__init__(release_id, state, message)
+        self.release_id = release_id
+        self.state = state
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.release_id}: {self.message}"
+
+
+class ApprovalRefused(PublisherError):
+    """Raised when the author of a release tries to approve it while approval is required."""
+
+    def __init__(self, release_id: str, message: str) -> None:
+        super().__init__(release_id, message)
+        self.release_id = release_id
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.release_id}: {self.message}"

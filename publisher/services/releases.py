@@ -191,9 +191,7 @@ def submit_rendered(
     release_id = release.id
     if store.release_field(release_id, "fanned_out"):
         if retry_failed:
-            count = sum(len(_requeue(backend, release_id, c, "failed")) for c in chosen)
-            store.add_event(release_id, "retried", actor, count=str(count))
-            log_event(log, INFO, "retry", release_id=release_id, count=count, actor=actor)
+            count = retry(backend, release_id, actor, chosen)
             return Submission(release_id, "retrying", count=count)
         return Submission(release_id, "already-published")
     store.save_release(release_id, {**release.to_json(), **(extra or {})}, rendered)
@@ -216,6 +214,16 @@ def submit_rendered(
     backend.queue.publish(release_id)
     log_event(log, INFO, "queued", release_id=release_id, channels=",".join(chosen), actor=actor)
     return Submission(release_id, "queued")
+
+
+def retry(backend: Backend, release_id: str, actor: str, channels: list[str] | None = None) -> int:
+    """Send again to the recipients whose delivery failed (of a published release); how many."""
+    require_release(backend, release_id)
+    chosen = channels or backend.store.release_channels(release_id)
+    count = sum(len(_requeue(backend, release_id, c, "failed")) for c in chosen)
+    backend.store.add_event(release_id, "retried", actor, count=str(count))
+    log_event(log, INFO, "retry", release_id=release_id, count=count, actor=actor)
+    return count
 
 
 def _requeue(backend: Backend, release_id: str, channel: str, from_state: str) -> list[str]:

@@ -7,6 +7,7 @@
     recipients.py  each channel's recipients, who is suppressed, and their event stream
     signups.py     sign-ups awaiting confirmation; the web app's request limits
     bounces.py     hard bounces counted per address
+    drafts.py      the newsroom's drafts, their states and approvals; API idempotency keys
     accounts.py    newsroom users, their sessions, API tokens (by digest), sign-in attempts
     records.py     a delivery record's shape; the Outcome of a send
     ledger.py      delivery records in batches under leases (sync), and the asyncio `Ledger`
@@ -22,6 +23,7 @@ from __future__ import annotations
 from publisher.store.accounts import Accounts
 from publisher.store.base import translate_errors
 from publisher.store.bounces import Bounces
+from publisher.store.drafts import Drafts
 from publisher.store.keys import K_REAPER_LOCK, k_rate, k_recipients
 from publisher.store.ledger import Deliveries, Ledger, RedisMediaCache
 from publisher.store.recipients import Recipients
@@ -42,7 +44,7 @@ __all__ = [
 
 
 @translate_errors
-class Store(Deliveries, Recipients, SignUps, Bounces, Accounts):
+class Store(Deliveries, Drafts, Recipients, SignUps, Bounces, Accounts):
     """Typed access to publisher's Redis data: releases, recipients and delivery records."""
 
     def ping(self) -> None:

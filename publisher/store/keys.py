@@ -15,6 +15,15 @@ Releases (`publisher.store.releases`)::
     pub:published       zset    release id -> when it was fanned out (epoch s): the latest
     pub:categories      hash    category slug -> JSON {language: name} of every category used
 
+The newsroom's drafts and approvals (`publisher.store.drafts`) live in the release hash
+``pub:r:{r}`` too: draft (JSON of the fields as typed), author, hash (sha256 of the submitted
+content), approved_hash, approved_by, updated, and the list's fields (title, category,
+language, date). Beside it::
+
+    pub:idem:{digest}   hash    an Idempotency-Key of one API token, by the sha256 of both:
+                                fingerprint (of the request), state (running|done), status,
+                                body (the first answer); expires after 24 hours
+
 Recipients (`publisher.store.recipients`)::
 
     pub:rcpt:{c}        hash    address -> JSON of a receiving recipient's name, language,
@@ -93,6 +102,10 @@ K_OWNERS = f"{PREFIX}:owners"
 K_USERS = f"{PREFIX}:users"
 K_TOKENS = f"{PREFIX}:tokens"
 K_ACCOUNT_EVENTS = f"{PREFIX}:accounts:ev"
+
+
+def k_idempotency(digest: str) -> str:
+    return f"{PREFIX}:idem:{digest}"
 
 
 def k_release(release_id: str) -> str:

@@ -40,6 +40,10 @@ class Releases(StoreBase):
                 "rendered": json.dumps(rendered, ensure_ascii=False),
                 "group": group,
                 "language": language,
+                # what the newsroom's list shows and filters on, without the JSON
+                "title": str(release_json.get("title") or ""),
+                "category": str(release_json.get("category") or ""),
+                "date": str(release_json.get("date") or ""),
             },
         )
         pipe.hsetnx(k_release(release_id), "status", "draft")

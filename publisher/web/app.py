@@ -15,10 +15,19 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from publisher import links, services
-from publisher.errors import StoreUnavailable, TokenError
+from publisher.errors import (
+    ApprovalRefused,
+    ReleaseError,
+    ReleaseErrors,
+    RenderError,
+    StateConflict,
+    StoreUnavailable,
+    TokenError,
+    UnknownChannelError,
+)
 from publisher.services import Backend
 from publisher.services.journalists import Limits
-from publisher.web import api, newsroom, public, site
+from publisher.web import api, compose, newsroom, public, recipients, releases, site
 from publisher.web.deps import BackendDep, NotAllowed, SignInRequired, page_language
 from publisher.web.pages import Pages, SecurityHeaders
 from publisher.web.words import words
@@ -46,6 +55,9 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(public.router)
     app.include_router(newsroom.router)
+    app.include_router(compose.router)
+    app.include_router(releases.router)
+    app.include_router(recipients.router)
     app.include_router(api.router)
 
     @app.get("/healthz")
@@ -69,6 +81,10 @@ def create_app(backend: Backend, limits: Limits | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(TokenError, public.bad_link)
+    for refusal in (ReleaseError, ReleaseErrors, RenderError, UnknownChannelError):
+        app.add_exception_handler(refusal, _refused)
+    app.add_exception_handler(StateConflict, _refused)
+    app.add_exception_handler(ApprovalRefused, _refused)
     app.add_exception_handler(SignInRequired, newsroom.sign_in_required)
     app.add_exception_handler(NotAllowed, newsroom.not_allowed)
     # Last: whatever no route takes is a file of the built site, or the app's 404. The
@@ -87,12 +103,18 @@ def wants_problem(request: Request) -> bool:
 
 
 def problem(
-    status: int, title: str, detail: str = "", headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str = "",
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details; `errors` names each field at fault and its fix."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
+    if errors:
+        body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -118,6 +140,44 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     if wants_problem(request):
         return problem(400, "Bad Request", "the request's fields are not as expected")
     return _page(request, 400)
+
+
+#: A refusal of the services -> its status: bad input 422, a state that does not allow it 409,
+#: the author approving their own 403. An unknown id (a ReleaseError on field "id") is a 404.
+REFUSALS: dict[type[Exception], int] = {
+    ReleaseError: 422,
+    ReleaseErrors: 422,
+    RenderError: 422,
+    UnknownChannelError: 422,
+    StateConflict: 409,
+    ApprovalRefused: 403,
+}
+
+
+def refusal_problem(exc: Exception) -> JSONResponse:
+    """Problem details for a refusal of the services, each problem naming its field and fix
+    under `errors` (RFC 9457's extension member)."""
+    status = REFUSALS.get(type(exc), 422)
+    errors: list[dict[str, str]] = []
+    if isinstance(exc, ReleaseError):
+        if exc.field == "id" and exc.problem == "no such release":
+            status = 404
+        errors = [{"field": exc.field, "problem": exc.problem, "fix": exc.fix}]
+    elif isinstance(exc, ReleaseErrors):
+        errors = [{"field": e.field, "problem": e.problem, "fix": e.fix} for e in exc.errors]
+    elif isinstance(exc, RenderError):
+        errors = [{"field": f"channels.{exc.channel}", "problem": exc.message, "fix": ""}]
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return problem(status, _reason(status), detail, errors=errors)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """What the services refused, in the asker's terms (pages show their own problems next
+    to their fields; this is the answer when a route did not)."""
+    answer = refusal_problem(exc)
+    if wants_problem(request):
+        return answer
+    return _page(request, answer.status_code)
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:

@@ -289,6 +289,26 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+
+def _merge(*parts: dict[str, dict[str, str]]) -> None:
+    """Add the words of the newsroom's pages (one module each) to WORDS; a word named twice,
+    or missing in a language, is a mistake caught at import."""
+    for part in parts:
+        for language in LANGUAGES:
+            clash = WORDS[language].keys() & part[language].keys()
+            if clash:
+                raise RuntimeError(f"words named twice: {sorted(clash)}")
+            WORDS[language].update(part[language])
+    missing = WORDS["en"].keys() ^ WORDS["ar"].keys()
+    if missing:
+        raise RuntimeError(f"words missing in a language: {sorted(missing)}")
+
+
+from publisher.web.words_compose import WORDS as _COMPOSE  # noqa: E402
+from publisher.web.words_releases import WORDS as _RELEASES  # noqa: E402
+
+_merge(_COMPOSE, _RELEASES)
+
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 

@@ -1,0 +1,9 @@
+"""The words of the newsroom's pages for composing and previewing a release, in English and Arabic
+(merged into `publisher.web.words.WORDS`; every word in both languages)."""
+
+from __future__ import annotations
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {},
+    "ar": {},
+}
