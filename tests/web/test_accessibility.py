@@ -19,7 +19,7 @@ import pytest
 
 from publisher.render import RenderContext
 from publisher.site import build_site
-from tests.a11y import assert_accessible
+from tests.a11y import assert_accessible, axe_version
 from tests.test_site import seed_releases, write_release
 from tests.web.conftest import Site
 from tests.web.test_browser import CHROMIUM
@@ -82,6 +82,7 @@ def test_app_pages_with_their_errors(site: Site, page: Any, language: str) -> No
     visit(page, f"{site.base}/subscribe?lang={language}", language)
     page.fill("#email", "not an address")
     page.locator("form button[type=submit]").click()
+    assert page.locator("html").get_attribute("lang") == language
     assert page.locator(".summary[role=alert]").count() == 1
     assert page.locator("#email[aria-invalid=true]").count() == 1
     check(page, f"/subscribe {language} {scheme(page)} with errors")
@@ -90,6 +91,7 @@ def test_app_pages_with_their_errors(site: Site, page: Any, language: str) -> No
     page.fill("#username", "nobody")
     page.fill("#password", "not the password")
     page.locator("main form button[type=submit]").click()
+    assert page.locator("html").get_attribute("lang") == language
     assert page.locator("#signin-error").count() == 1
     check(page, f"/newsroom/login {language} {scheme(page)} refused")
 
@@ -218,3 +220,23 @@ def test_website_pages(website: Website, page: Any) -> None:
     assert page.locator("html").get_attribute("lang") == language
     assert page.locator("ol.releases li").count() == 2
     check(page, f"website category {language} {mode}")
+
+
+def test_a_violation_fails_with_a_readable_message(site: Site, browser: Any) -> None:
+    """axe-core gets into a page under the app's Content-Security-Policy (no script allowed)
+    and a broken page fails with what is wrong and where."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        answer = page.goto(f"{site.base}/subscribe")
+        assert answer is not None
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        page.evaluate("() => document.querySelector('label[for=email]').remove()")
+        with pytest.raises(AssertionError) as failed:
+            assert_accessible(page, "subscribe without a label")
+        message = str(failed.value)
+        assert message.startswith(f"subscribe without a label: axe-core {axe_version()} found 1 ")
+        assert "- label [critical] Form elements must have labels (1 element;" in message
+        assert '["#email"]: <input id="email"' in message
+    finally:
+        context.close()
