@@ -41,6 +41,8 @@ from publisher.services.backend import Backend
 log = logging.getLogger(__name__)
 
 ROLES = ("officer", "editor", "admin")
+#: The languages the newsroom's pages speak (a user may choose one).
+INTERFACE_LANGUAGES = ("en", "ar")
 #: What each role may do; each role may do everything of the roles before it.
 OFFICER_ACTIONS = ("draft", "submit")
 EDITOR_ACTIONS = ("approve", "schedule", "publish", "cancel", "retry", "resume")
@@ -87,6 +89,8 @@ class User:
     role: str
     disabled: bool
     created: float
+    #: the newsroom's language they chose ("" until they choose: the browser's)
+    language: str = ""
 
     @property
     def kind(self) -> str:
@@ -219,7 +223,16 @@ def _user(name: str, fields: dict[str, str]) -> User:
         role=fields.get("role", ""),
         disabled=fields.get("disabled") == "1",
         created=float(fields.get("created") or 0),
+        language=fields.get("language", ""),
     )
+
+
+def set_language(backend: Backend, name: str, language: str) -> None:
+    """Keep the newsroom language a user chose (a language the pages have words for)."""
+    if language not in INTERFACE_LANGUAGES:
+        fix = f"use {', '.join(INTERFACE_LANGUAGES)}"
+        raise ReleaseErrors([ReleaseError("user", "language", f"unknown {language!r}", fix)])
+    backend.store.update_user(normalise_name(name), language=language)
 
 
 def add_user(backend: Backend, name: str, role: str, password: str, actor: str) -> User:

@@ -39,11 +39,13 @@ def get_client(request: Request) -> str:
 
 
 def page_language(request: Request, *chosen: str | None) -> str:
-    """The page language: the switch (?lang=), then what the person chose, then the
-    browser's Accept-Language, then English."""
+    """The page language: the switch (?lang=), then what the person chose (a journalist's
+    language, a signed-in user's choice), then the browser's Accept-Language, then English."""
+    user = getattr(request.state, "user", None)
     return pick(
         request.query_params.get("lang"),
         *chosen,
+        user.language if user is not None else None,
         accept_language=request.headers.get("accept-language"),
     )
 
@@ -83,6 +85,7 @@ def current_user(request: Request) -> User:
     user = accounts.session_user(get_backend(request), request.cookies.get(SESSION_COOKIE))
     if user is None:
         raise SignInRequired()
+    request.state.user = user  # the page's language is the one they chose
     return user
 
 

@@ -265,6 +265,26 @@ def logout(request: Request, backend: BackendDep, pages: PagesDep, csrf: Text = 
     return response
 
 
+@router.post("/newsroom/language", response_class=HTMLResponse)
+def keep_language(
+    request: Request,
+    backend: BackendDep,
+    pages: PagesDep,
+    user: CurrentUser,
+    language: Text = "",
+    next_path: Annotated[str, Form(alias="next")] = "",
+    csrf: Text = "",
+) -> Response:
+    """Keep the page's language as the user's own: every newsroom page is then in it."""
+    if not pages.valid_form(request, csrf):
+        return _message(
+            request, pages, page_language(request), "forbidden_title", "forbidden_body", 403,
+            user=user,
+        )  # fmt: skip
+    accounts.set_language(backend, user.name, language)
+    return RedirectResponse(_safe_next(next_path), status_code=303)
+
+
 # --- pages ----------------------------------------------------------------------------------
 
 

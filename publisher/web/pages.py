@@ -111,6 +111,8 @@ class Pages:
                 for code in LANGUAGES
             ],
             "path": request.url.path,
+            # the page was asked for in this language (?lang=), not chosen for the person
+            "lang_asked": request.query_params.get("lang") == language,
             "values": {},
             "errors": {},
             "signup_link": False,

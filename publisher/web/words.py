@@ -6,7 +6,9 @@ are filled in by the template (they are escaped there like any other value).
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "ar")
+from publisher.services.accounts import INTERFACE_LANGUAGES
+
+LANGUAGES = INTERFACE_LANGUAGES
 RIGHT_TO_LEFT = frozenset({"ar"})
 #: each language's name in itself (the language switch, the language choice)
 ENDONYMS = {"en": "English", "ar": "العربية"}
@@ -138,6 +140,7 @@ WORDS: dict[str, dict[str, str]] = {
             "Writing, previewing, approving and following press releases will be here."
         ),
         "signout_button": "Sign out",
+        "keep_language": "Always show the newsroom in English",
         "not_allowed_title": "Not allowed",
         "not_allowed_body": (
             "Your role, {role}, does not allow this. Ask an administrator if you need it."
@@ -273,6 +276,7 @@ WORDS: dict[str, dict[str, str]] = {
         "role_admin": "مدير النظام",
         "newsroom_soon": "هنا ستُكتب البيانات الصحفية وتُعاين وتُعتمد وتُتابع.",
         "signout_button": "تسجيل الخروج",
+        "keep_language": "اعرض غرفة الأخبار بالعربية دائمًا",
         "not_allowed_title": "غير مسموح",
         "not_allowed_body": (
             "صفتكم ({role}) لا تسمح بهذا. اطلبوا ذلك من مدير النظام إن كنتم بحاجة إليه."

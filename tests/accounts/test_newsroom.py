@@ -346,3 +346,27 @@ def test_no_password_or_token_reaches_the_logs(
     assert "signed in" in logged and "token created" in logged  # the events are logged...
     for secret in (secret_password, "the wrong one, 9c2e", token, session):
         assert secret not in logged  # ...and no secret with them
+
+
+def test_a_user_keeps_the_language_they_choose_on_every_page(newsroom: Newsroom) -> None:
+    client = newsroom.signed_in("amira", "officer")
+    english = client.get("/newsroom/", headers={"Accept-Language": "en"})
+    assert 'dir="ltr"' in english.text and "/newsroom/language" not in english.text
+    arabic = client.get("/newsroom/?lang=ar")
+    assert 'action="/newsroom/language"' in arabic.text
+    token = re.search(r'name="csrf" value="([^"]+)"', arabic.text)
+    assert token
+    refused = client.post("/newsroom/language", data={"language": "ar", "next": "/newsroom/"})
+    assert refused.status_code == 403
+    assert 'dir="ltr"' in client.get("/newsroom/", headers={"Accept-Language": "en"}).text
+    kept = client.post(
+        "/newsroom/language",
+        data={"language": "ar", "next": "/newsroom/", "csrf": token.group(1)},
+    )
+    assert kept.status_code == 303 and location(kept) == "/newsroom/"
+    again = client.get("/newsroom/", headers={"Accept-Language": "en"})
+    assert 'lang="ar" dir="rtl"' in again.text  # their choice beats the browser's
+    assert "/newsroom/language" not in again.text
+    assert 'dir="ltr"' in client.get("/newsroom/?lang=en").text  # the switch still works
+    other = newsroom.signed_in("james", "officer")
+    assert 'dir="ltr"' in other.get("/newsroom/", headers={"Accept-Language": "en"}).text
