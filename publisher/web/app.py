@@ -137,9 +137,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        assert isinstance(exc, RequestValidationError)
+        errors = [_field_problem(e) for e in exc.errors()]
+        return problem(422, _reason(422), "the request's fields are not as expected", errors=errors)
     if wants_problem(request):
         return problem(400, "Bad Request", "the request's fields are not as expected")
     return _page(request, 400)
+
+
+def _field_problem(error: Any) -> dict[str, str]:
+    """One of FastAPI's validation errors as a problem naming its field (`body.title`,
+    `query.limit`, `header.Idempotency-Key`)."""
+    field = ".".join(str(part) for part in error.get("loc", ()))
+    return {"field": field or "body", "problem": str(error.get("msg", "")), "fix": ""}
 
 
 #: A refusal of the services -> its status: bad input 422, a state that does not allow it 409,
