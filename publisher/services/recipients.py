@@ -118,6 +118,22 @@ def add_journalist(
     return added == 1
 
 
+def add_subscriber(
+    backend: Backend,
+    channel: str,
+    chat: str,
+    actor: str,
+    language: str = "both",
+    categories: list[str] | None = None,
+) -> bool:
+    """Add one chat as staff do (like an import); False when it is suppressed (left out: only
+    the person's own /start brings a chat back)."""
+    channel = _subscriber_channel(channel)
+    entry = subscriber_entry(chat, chat_type(chat), language, categories, "staff")
+    added, _ = _add(backend, channel, {chat: entry}, actor, "added")
+    return added == 1
+
+
 def remove_journalist(backend: Backend, address: str, actor: str) -> bool:
     """Delete a journalist (not a suppression: a later import may add them again)."""
     try:

@@ -97,7 +97,13 @@ def add_subscriber(body: SubscriberIn, backend: BackendDep, who: Admin) -> Subsc
     choices: dict[str, object] = {"language": body.language}
     if body.categories:
         choices["categories"] = sorted(set(body.categories))
-    recipients.subscribe(backend, recipients.TELEGRAM, body.chat_id, choices, actor(who), "api")
+    categories = sorted(set(body.categories or [])) or None
+    if not recipients.add_subscriber(
+        backend, recipients.TELEGRAM, body.chat_id, actor(who), body.language, categories
+    ):
+        raise HTTPException(
+            409, f"chat {body.chat_id} is suppressed: only its own /start brings it back"
+        )
     return Subscriber(chat_id=body.chat_id, state="subscribed", **choices)
 
 

@@ -161,3 +161,7 @@ def test_subscribers_list_add_remove(api: Api) -> None:
     problem_of(admin.post("/api/v1/subscribers", json={"chat_id": "not a chat"}), 422)
     assert admin.delete("/api/v1/subscribers/12345").json()["removed"] is True
     assert [r["state"] for r in admin.get("/api/v1/subscribers").json()] != ["subscribed"]
+    # an unsubscribed chat stays suppressed: staff cannot add it back, only its own /start
+    again = admin.post("/api/v1/subscribers", json={"chat_id": "12345", "language": "en"})
+    assert problem_of(again, 409)["detail"].startswith("chat 12345 is suppressed")
+    assert [r["state"] for r in admin.get("/api/v1/subscribers").json()] != ["subscribed"]
