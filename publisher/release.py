@@ -22,7 +22,7 @@ from babel import Locale, UnknownLocaleError
 
 from publisher.errors import ReleaseError, ReleaseErrors
 from publisher.media import ImageFile, check_image
-from publisher.settings import get_settings
+from publisher.settings import Settings, get_settings
 from publisher.slugs import slugify
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
@@ -244,10 +244,16 @@ def parse_release_bytes(
 
 
 def release_from_mapping(
-    data: Mapping[str, Any], name: str = "<release>", base_dir: Path | None = None
+    data: Mapping[str, Any],
+    name: str = "<release>",
+    base_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> Release:
-    """Validate the fields of a release (from front matter or JSON); raise every problem."""
-    checker = _Checker(name, base_dir)
+    """Validate the fields of a release (from front matter or JSON); raise every problem.
+
+    `settings` (default: the process's) give the time zone of dates without an offset and the
+    media folder of uploaded images."""
+    checker = _Checker(name, base_dir, settings or get_settings())
     release = checker.check(data)
     if checker.errors or release is None:
         raise ReleaseErrors(checker.errors)
@@ -257,11 +263,12 @@ def release_from_mapping(
 class _Checker:
     """Validates one release's fields, collecting a ReleaseError per problem."""
 
-    def __init__(self, name: str, base_dir: Path | None) -> None:
+    def __init__(self, name: str, base_dir: Path | None, settings: Settings) -> None:
         self.name = name
         self.base_dir = base_dir
         self.errors: list[ReleaseError] = []
-        self.tz = ZoneInfo(get_settings().publisher_timezone)
+        self.tz = ZoneInfo(settings.publisher_timezone)
+        self.media_dir = settings.media_dir
 
     def error(self, field_name: str, problem: str, fix: str) -> None:
         self.errors.append(ReleaseError(self.name, field_name, problem, fix))
@@ -410,7 +417,7 @@ class _Checker:
                 continue
             src = entry["src"].strip()
             try:
-                checked = check_image(src, self.name, f"{where}.src", self.base_dir)
+                checked = check_image(src, self.name, f"{where}.src", self.base_dir, self.media_dir)
             except ReleaseError as refused:
                 self.errors.append(refused)
                 continue

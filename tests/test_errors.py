@@ -7,6 +7,7 @@ import pickle
 import pytest
 
 from publisher.errors import (
+    ApprovalRefused,
     ChannelFault,
     DeliveryError,
     PermanentDeliveryError,
@@ -15,6 +16,7 @@ from publisher.errors import (
     ReleaseError,
     ReleaseErrors,
     RenderError,
+    StateConflict,
     StoreUnavailable,
     TokenError,
     TransientDeliveryError,
@@ -35,6 +37,8 @@ CASES = [
     ChannelFault("Telegram refused the bot token"),
     RecipientMoved("the group became a supergroup", "-1001234567890"),
     TokenError("expired", "confirm"),
+    StateConflict("2024-05-01-envoy", "draft", "is draft, not approved"),
+    ApprovalRefused("2024-05-01-envoy", "its author may not approve it"),
 ]
 
 

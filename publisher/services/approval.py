@@ -60,8 +60,9 @@ def submit(backend: Backend, release_id: str, who: Principal) -> drafts.Draft:
     draft = drafts.get(backend, release_id)
     if draft.state != "draft":
         raise StateConflict(release_id, draft.state, f"is {draft.state}, not a draft")
-    release = drafts.check(draft.fields, release_id)
-    submitted = drafts._submitted(release)  # refuses active content, renders every channel
+    release = drafts.check(draft.fields, release_id, backend.settings)
+    # refuses active content, renders every channel
+    submitted = drafts.submitted_fields(release, backend.settings)
     moved = backend.store.transition(
         release_id, ("draft",), {**submitted, "status": "awaiting-approval"}
     )
@@ -128,7 +129,7 @@ def publish(
         raise _conflict(release_id, moved, "approved")
     stored = store.load_release_json(release_id)
     rendered = store.load_rendered(release_id)
-    release = release_from_mapping(stored, release_id)
+    release = release_from_mapping(stored, release_id, settings=backend.settings)
     submission = submit_rendered(backend, release, rendered, actor(who), at)
     log_event(log, INFO, "published", release_id=release_id, actor=actor(who))
     return submission
@@ -218,5 +219,5 @@ def list_releases(
 
 def ready_problems(draft: drafts.Draft) -> list[drafts.Problem]:
     """What stops a draft from being submitted, next to its fields (empty: it may be)."""
-    preview = drafts.preview(draft.fields)
+    preview = drafts.preview(draft.fields)  # pure: the process's settings
     return preview.problems + preview.warnings

@@ -38,6 +38,7 @@ from publisher.release import (
     publishing_problems,
 )
 from publisher.release import release_from_mapping as check_fields
+from publisher.render import RenderContext
 from publisher.services.accounts import Principal
 from publisher.services.backend import Backend
 from publisher.services.releases import channel_problems
@@ -108,9 +109,11 @@ def _problems(exc: ReleaseErrors | ReleaseError) -> list[Problem]:
     return [Problem(e.field, e.problem, e.fix) for e in errors]
 
 
-def check(fields: Mapping[str, Any], name: str = "draft") -> Release:
+def check(
+    fields: Mapping[str, Any], name: str = "draft", settings: Settings | None = None
+) -> Release:
     """The release the fields make (images from the media folder); ReleaseErrors if none."""
-    release = check_fields(fields, name)
+    release = check_fields(fields, name, settings=settings)
     problems = channel_problems(release)
     if problems:
         raise ReleaseErrors(problems)
@@ -128,15 +131,16 @@ def preview(fields: Mapping[str, Any], settings: Settings | None = None) -> Prev
     that delivery's payloads come from; pure (no store). A channel that cannot render says
     why under `channels.NAME`; the others still show."""
     try:
-        release = check(fields, str(fields.get("id") or "draft"))
+        release = check(fields, str(fields.get("id") or "draft"), settings)
     except ReleaseErrors as exc:
         return Preview(None, {}, _problems(exc), [])
+    ctx = RenderContext.from_settings(settings) if settings is not None else None
     warnings = [Problem(p.field, p.problem, p.fix) for p in publishing_problems(release)]
     problems: list[Problem] = []
     rendered: dict[str, Any] = {"id": release.id, "channels": {}}
     for name in release.channels:
         try:
-            one = render_all(release, [name])
+            one = render_all(release, [name], ctx)
         except RenderError as exc:
             problems.append(Problem(f"channels.{name}", exc.message, _render_fix(name)))
             continue
@@ -169,7 +173,7 @@ def _new_id(backend: Backend, fields: Mapping[str, Any]) -> str:
     """The id a new draft gets: its own `id`, else its date and title as for a file."""
     given = fields.get("id")
     if given:
-        check_fields({**fields, "id": given}, "draft")  # a bad id is named, like any field
+        check_fields({**fields, "id": given}, "draft", settings=backend.settings)  # a bad id
         return str(given)
     problems = []
     title = str(fields.get("title") or "").strip()
@@ -237,14 +241,14 @@ def update(backend: Backend, release_id: str, fields: Mapping[str, Any], who: Pr
     events: list[tuple[str, dict[str, str]]] = [("edited", {})]
     if state in SUBMITTED:
         try:
-            release = check(fields, release_id)
+            release = check(fields, release_id, backend.settings)
             new_hash = content_hash(release)
         except ReleaseErrors:
             release, new_hash = None, ""
         if new_hash != found.get("hash"):
             if state == "scheduled" and not store.unschedule(release_id):
                 raise StateConflict(release_id, "sending", "is being published already")
-            submitted = _submitted_or_none(release)
+            submitted = _submitted_or_none(release, backend.settings)
             if submitted is not None:
                 changes.update(submitted, status="awaiting-approval")
             else:
@@ -259,21 +263,21 @@ def update(backend: Backend, release_id: str, fields: Mapping[str, Any], who: Pr
     return get(backend, release_id)
 
 
-def _submitted_or_none(release: Release | None) -> dict[str, str | None] | None:
+def _submitted_or_none(release: Release | None, settings: Settings) -> dict[str, str | None] | None:
     """The submitted fields of content that may be published; None when it may not."""
     if release is None or publishing_problems(release):
         return None
     try:
-        return _submitted(release)
+        return submitted_fields(release, settings)
     except (ReleaseErrors, RenderError):
         return None
 
 
-def _submitted(release: Release) -> dict[str, str | None]:
+def submitted_fields(release: Release, settings: Settings) -> dict[str, str | None]:
     """The stored fields of submitted content: the release, its payloads and their hash."""
     from publisher.services.releases import prepare
 
-    rendered = prepare(release)
+    rendered = prepare(release, ctx=RenderContext.from_settings(settings))
     return {
         "release": json.dumps(release.to_json(), ensure_ascii=False),
         "rendered": json.dumps(rendered, ensure_ascii=False),

@@ -18,6 +18,7 @@ from publisher import channels as channel_registry
 from publisher.errors import ReleaseError, ReleaseErrors, RenderError, UnknownChannelError
 from publisher.logs import log_event
 from publisher.release import Release, load_release, parse_datetime, publishing_problems
+from publisher.render import RenderContext
 from publisher.services import subscribers
 from publisher.services.backend import Backend
 from publisher.services.rendering import render_all
@@ -115,14 +116,16 @@ def channel_problems(release: Release) -> list[ReleaseError]:
     return problems
 
 
-def prepare(release: Release, names: list[str] | None = None) -> dict[str, Any]:
+def prepare(
+    release: Release, names: list[str] | None = None, ctx: RenderContext | None = None
+) -> dict[str, Any]:
     """Every payload of a release that may be published: refuses unknown channels and active
     content (ReleaseErrors) and anything that does not render (RenderError). Nothing is queued
     unless this passes."""
     problems = channel_problems(release) + publishing_problems(release)
     if problems:
         raise ReleaseErrors(problems)
-    return render_all(release, names)
+    return render_all(release, names, ctx)
 
 
 def validate(paths: list[Path]) -> list[str]:
@@ -206,7 +209,7 @@ def submit_rendered(
     if when is not None and when.timestamp() > time.time():
         store.schedule(release_id, when.timestamp())
         store.set_release_fields(release_id, status="scheduled", publish_at=when.isoformat())
-        store.add_event(release_id, "scheduled", actor, at=when.isoformat())
+        store.add_event(release_id, "scheduled", actor, due=when.isoformat())
         log_event(log, INFO, "scheduled", release_id=release_id, at=when.isoformat(), actor=actor)
         return Submission(release_id, "scheduled", when)
     store.unschedule(release_id)

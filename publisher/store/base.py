@@ -49,11 +49,14 @@ def event_fields(kind: str, who: str, details: dict[str, str]) -> dict[str, str]
 
 
 def read_events(entries: list[tuple[Any, dict[Any, Any]]]) -> list[dict[str, str]]:
-    """Stream entries as dicts, oldest first, each with `at` (epoch seconds) from its id."""
+    """Stream entries as dicts, oldest first, each with `at` (epoch seconds) from its id: when
+    it happened (a detail of that name, written by older versions, is read as `due`)."""
     events = []
     for entry_id, fields in entries:
         event = {decode(k): decode(v) for k, v in fields.items()}
-        event.setdefault("at", f"{int(decode(entry_id).split('-')[0]) / 1000:.3f}")
+        if "at" in event:  # a schedule's time, as events before `due` had it
+            event["due"] = event.pop("at")
+        event["at"] = f"{int(decode(entry_id).split('-')[0]) / 1000:.3f}"
         events.append(event)
     return events
 

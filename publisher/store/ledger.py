@@ -226,6 +226,13 @@ class Deliveries(Releases):
                 seen.add(recipient)
                 yield DeliveryRecord.from_stored(channel, recipient, raw)
 
+    def record(self, release_id: str, channel: str, recipient: str) -> DeliveryRecord | None:
+        """One recipient's record, read alone (a channel's one account, say)."""
+        raw = self.redis.hget(k_records(release_id, channel), recipient)
+        if raw is None:
+            raw = self.redis.hget(k_failures(release_id, channel), recipient)
+        return None if raw is None else DeliveryRecord.from_stored(channel, recipient, raw)
+
     def channel_state(self, release_id: str, channel: str) -> dict[str, str]:
         raw = self.redis.hgetall(k_channel_state(release_id, channel))
         return {decode(k): decode(v) for k, v in raw.items()}

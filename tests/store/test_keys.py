@@ -17,6 +17,7 @@ PLACEHOLDERS = {
     "source": "{s}",
     "bucket": "{n}",
     "window": "{w}",
+    "digest": "{digest}",
 }
 
 
