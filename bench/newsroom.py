@@ -148,7 +148,7 @@ def _keystroke(base: str, release_id: str, repeats: int) -> list[float]:
             started = time.perf_counter()
             body.press_sequentially(f" {marker}", delay=0)
             page.wait_for_function(
-                "m => [...document.querySelectorAll('.telegram, .bubble')]"
+                "m => [...document.querySelectorAll('.bubble-text')]"
                 ".some(e => e.textContent.includes(m))",
                 arg=marker,
                 timeout=10_000,
@@ -242,10 +242,31 @@ def measure(quick: bool) -> dict[str, Any]:
 
 
 def preview_form(fields: dict[str, Any]) -> dict[str, Any]:
-    """The compose form's fields for a release's JSON (what the page posts as one types)."""
-    from publisher.web.compose import form_from_release
+    """The compose form's fields for a release's JSON, as the page posts them as one types."""
+    from zoneinfo import ZoneInfo
 
-    return form_from_release(fields)
+    from publisher.channels import names
+    from publisher.web.compose_form import form_values
+
+    shown = form_values(fields, ZoneInfo("UTC"), names())
+    form: dict[str, Any] = {
+        key: shown[key]
+        for key in ("title", "summary", "source", "body", "category", "tags", "language")
+        + ("language_other", "date", "publish_at", "translation_of")
+    }
+    form.update(
+        channels_shown="1",
+        channels=shown["channels"],
+        image_src=[i["src"] for i in shown["images"]],
+        image_alt=[i["alt"] for i in shown["images"]],
+        image_caption=[i["caption"] for i in shown["images"]],
+        link_title=[x["title"] for x in shown["links"]],
+        link_url=[x["url"] for x in shown["links"]],
+        override_x_thread=shown["override_x_thread"],
+        override_telegram_text=shown["override_telegram_text"],
+        override_email_subject=shown["override_email_subject"],
+    )
+    return form
 
 
 def run(quick: bool) -> Section:
