@@ -30,6 +30,7 @@ MODULES = [
     "bench.unsubscribe",
     "bench.latency",
     "bench.bot",
+    "bench.newsroom",
 ]
 
 DEFAULT_OUT = REPO_ROOT / "docs" / "benchmarks.md"

@@ -169,9 +169,9 @@ def measure(quick: bool) -> dict[str, Any]:
     list_size = 500 if quick else LIST_SIZE
     results: dict[str, Any] = {}
     with BenchRedis() as redis:
-        env = publisher_env(redis)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
+        env = publisher_env(redis, PUBLIC_URL=base)  # http: the session cookie is not Secure
         with this_process_as(env):
             settings = get_settings()
             backend = services.Backend(Store(redis.client()), settings)
