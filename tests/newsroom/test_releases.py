@@ -24,6 +24,7 @@ from publisher.settings import Settings
 from publisher.store import Store
 from publisher.web import create_app
 from tests.accounts.conftest import Newsroom
+from tests.services.test_releases import RecordingQueue
 from tests.web.conftest import ORGANISATION, SECRET, LiveServer, free_port
 
 ZONE = "Asia/Damascus"
@@ -35,23 +36,6 @@ FIELDS: dict[str, Any] = {
     "category": "Press Releases",
     "channels": ["telegram", "x", "email", "website"],
 }
-
-
-class RecordingQueue:
-    """Keeps what the app queues for the workers (these tests run none)."""
-
-    def __init__(self) -> None:
-        self.published: list[str] = []
-        self.delivered: list[tuple[str, str, str]] = []
-
-    def publish(self, release_id: str) -> None:
-        self.published.append(release_id)
-
-    def deliver(self, release_id: str, channel: str, batch_id: str) -> None:
-        self.delivered.append((release_id, channel, batch_id))
-
-    def workers_alive(self, timeout_s: float) -> bool:
-        return True
 
 
 @dataclass
