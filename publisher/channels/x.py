@@ -54,12 +54,13 @@ class XChannel(Channel):
 
     @classmethod
     def counters(cls, payload: dict[str, Any]) -> list[tuple[str, str]]:
-        from twitter_text import parse_tweet
+        # weighted_length is exact and costs a tenth of twitter-text's parse_tweet on prose
+        from publisher.splitters.x_thread import weighted_length
 
         posts = cls.parts(payload)
         return [
             (
-                f"X post {i}/{len(posts)}: {parse_tweet(p['text']).weightedLength}/{cls.max_text}",
+                f"X post {i}/{len(posts)}: {weighted_length(p['text'])}/{cls.max_text}",
                 p["text"],
             )
             for i, p in enumerate(posts, 1)

@@ -252,6 +252,18 @@ def test_templates_can_be_overridden(tmp_path: Path) -> None:
     ]
 
 
+def test_each_post_counter_is_twitter_texts_weight() -> None:
+    rel = release(
+        summary="وفد الائتلاف يلتقي المبعوث 👨\u200d👩\u200d👧 in Berlin, see example.com",
+        body="日本語の文章です。" * 40 + "\n\n" + "Word https://example.org/a " * 30,
+    )
+    payload = render_all(rel, ["x"], context())["channels"]["x"]
+    counters = XChannel.counters(payload)
+    assert len(counters) > 1
+    for label, text in counters:
+        assert label.split(": ")[1] == f"{parse_tweet(text).weightedLength}/280", label
+
+
 def test_registered_and_rendered_with_the_others() -> None:
     assert channels.get("x") is XChannel and XChannel.name == "x" and XChannel.max_text == 280
     rel = release(body="It met in Berlin.")

@@ -213,6 +213,13 @@ def test_arbitrary_unicode_never_breaks_the_limit(text: str, max_posts: int) -> 
         assert parse_tweet(post).valid
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=paragraphs(long_words=False).map("\n\n".join) | st.text(max_size=400))
+def test_weighted_length_matches_twitter_text_on_any_text(text: str) -> None:
+    # the newsroom's per-post counters use weighted_length: it must be twitter-text's own count
+    assert weighted_length(text) == parse_tweet(text).weightedLength
+
+
 def test_a_word_that_weighs_more_at_the_start_of_a_post_still_fits() -> None:
     # twitter-text finds the URL "d.et" in "مd.et" only at the very start of a text (24, not 5).
     for filler in range(225, 250):
