@@ -38,7 +38,7 @@ from publisher.release import (
     publishing_problems,
 )
 from publisher.release import release_from_mapping as check_fields
-from publisher.render import RenderContext
+from publisher.render import RenderContext, body_parts
 from publisher.services.accounts import Principal
 from publisher.services.backend import Backend
 from publisher.services.releases import channel_problems
@@ -138,9 +138,10 @@ def preview(fields: Mapping[str, Any], settings: Settings | None = None) -> Prev
     warnings = [Problem(p.field, p.problem, p.fix) for p in publishing_problems(release)]
     problems: list[Problem] = []
     rendered: dict[str, Any] = {"id": release.id, "channels": {}}
+    body = body_parts(release)  # once, not once per channel: Markdown is most of the work
     for name in release.channels:
         try:
-            one = render_all(release, [name], ctx)
+            one = render_all(release, [name], ctx, body)
         except RenderError as exc:
             problems.append(Problem(f"channels.{name}", exc.message, _render_fix(name)))
             continue

@@ -6,20 +6,24 @@ from typing import Any
 
 from publisher import channels
 from publisher.release import Release
-from publisher.render import RenderContext, body_parts
+from publisher.render import BodyParts, RenderContext, body_parts
 
 
 def render_all(
-    release: Release, names: list[str] | None = None, ctx: RenderContext | None = None
+    release: Release,
+    names: list[str] | None = None,
+    ctx: RenderContext | None = None,
+    body: BodyParts | None = None,
 ) -> dict[str, Any]:
     """Every channel's finished payload for a release (the `render --json` shape).
 
+    `body` is the release's `body_parts`, for a caller that renders channel by channel.
     Raises UnknownChannelError for a channel that is not declared, RenderError when a
     template breaks or a limit cannot be met.
     """
     ctx = ctx or RenderContext.from_settings()
     declarations = [channels.get(name) for name in names or release.channels]
-    body = body_parts(release)
+    body = body or body_parts(release)
     rendered = {channel.name: channel.render(release, body, ctx) for channel in declarations}
     return {"id": release.id, "channels": rendered}
 

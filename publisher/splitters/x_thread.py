@@ -77,6 +77,7 @@ def exact_weight(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
+@lru_cache(maxsize=4096)  # the release's link is measured in its thread and in its counter
 def _measure(text: str, at_start: bool = False) -> tuple[int, bool]:
     """Weight of one word (no breakable space inside) and whether parse_tweet measured it.
 
