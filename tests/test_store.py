@@ -10,7 +10,8 @@ import redis
 import redis.asyncio
 
 from publisher.store import Ledger, Outcome, Store, new_token
-from publisher.store.keys import k_batch_queue, k_recipient_events, k_records
+from publisher.store.keys import k_batch_queue, k_recipient_events, k_records, k_release
+from publisher.store.releases import SUMMARY_CHUNK
 
 RELEASE, CHANNEL = "rel-1", "telegram"
 
@@ -226,3 +227,25 @@ def test_an_inbound_message_is_claimed_once(redis_client: redis.Redis) -> None:
     assert store.claim_inbound("src", 100_000_002)
     ttl = redis_client.ttl("pub:seen:src:" + str(100_000_001 // 512))
     assert 0 < ttl <= 86_400
+
+
+def test_release_summaries_read_many_releases_in_order_across_chunks(
+    redis_client: redis.Redis,
+) -> None:
+    store = Store(redis_client)
+    ids = [f"sum-{n}" for n in range(2 * SUMMARY_CHUNK + 7)]
+    pipe = redis_client.pipeline()
+    for n, release_id in enumerate(ids):
+        fields = {"title": f"عودة المياه {n}", "status": "draft"}
+        if n % 3:
+            fields["category"] = "Local News"
+        pipe.hset(k_release(release_id), mapping=fields)
+    pipe.execute()
+    asked = ["sum-none", *reversed(ids)]  # a release that is gone, then the others newest first
+    rows = store.release_summaries(asked, "title", "category", "missing")
+    assert len(rows) == len(asked) and rows[0] == {}
+    for release_id, row in zip(asked[1:], rows[1:], strict=True):
+        n = int(release_id.split("-")[1])
+        expected = {"title": f"عودة المياه {n}"} | ({"category": "Local News"} if n % 3 else {})
+        assert row == expected, release_id
+    assert store.release_summaries([], "title") == []
