@@ -1,6 +1,8 @@
-"""`publisher serve`: the web app (the journalists' public pages, /healthz) under uvicorn."""
+"""`publisher serve`: the web app under uvicorn, in one process or `--workers N`."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -17,25 +19,25 @@ from publisher.logs import setup_logging
     show_default=True,
     help="port to listen on",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="processes serving the port (the kernel spreads connections among them)",
+)
 @click.option("--loglevel", default="INFO")
-def serve(host: str, port: int, loglevel: str) -> None:
-    """Run the web app: sign-up, confirmation, preferences and unsubscribe pages."""
-    import uvicorn
-
+def serve(host: str, port: int, workers: int, loglevel: str) -> None:
+    """Run the web app: the site, the journalists' pages, the newsroom and the REST API."""
     from publisher.web import create_app
+    from publisher.web.serving import run_many, run_one
 
     app = create_app(backend())  # Redis must answer first: exit 3 with one line
     setup_logging(loglevel)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=loglevel.lower(),
-        access_log=False,  # tokens are in the paths: they stay out of the logs
-        proxy_headers=True,  # X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
-        server_header=False,
-        log_config=None,  # our log format (setup_logging), not uvicorn's
-    )
+    if workers == 1:
+        run_one(app, host, port, loglevel)
+    else:
+        sys.exit(run_many(workers, host, port, loglevel))
 
 
 COMMANDS = [serve]

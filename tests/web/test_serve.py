@@ -1,14 +1,19 @@
 """`publisher serve` as a user starts it: a process of its own that answers /healthz and takes
-a one-click unsubscribe."""
+a one-click unsubscribe; with `--workers N`, N processes that share the port and its
+connections, stop together, and never two `serve`s on one port."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from publisher import links, services
@@ -17,33 +22,42 @@ from tests.conftest import PUBLISHER, ROOT, publisher_env
 from tests.web.conftest import free_port
 
 
-@pytest.fixture
-def serve(data_dir: Path) -> Iterator[str]:
-    port = free_port()
+def start(data_dir: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """`publisher serve` on `port`, once /healthz answers."""
     env = publisher_env(data_dir, PUBLISHER_SECRET_KEY="serve-test-key")
     process = subprocess.Popen(
-        [*PUBLISHER, "serve", "--port", str(port)],
+        [*PUBLISHER, "serve", "--port", str(port), "--loglevel", "WARNING", *options],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "publisher serve did not answer"
-            time.sleep(0.1)
-        yield base
-    finally:
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "publisher serve did not answer"
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
         process.terminate()
-        process.wait(timeout=20)
+    return process.wait(timeout=40)
+
+
+@pytest.fixture
+def serve(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    process = start(data_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
 
 
 def test_publisher_serve_answers_and_takes_a_one_click_unsubscribe(serve: str) -> None:
@@ -56,3 +70,84 @@ def test_publisher_serve_answers_and_takes_a_one_click_unsubscribe(serve: str) -
     [row] = services.list_recipients(backend, "email")
     assert (row["address"], row["state"]) == ("cli@example.org", "unsubscribed")
     assert httpx.get(serve + "/subscribe").status_code == 200
+
+
+def workers_of(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    return psutil.Process(process.pid).children()
+
+
+def test_workers_share_a_burst_of_connections_and_stop_together(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port, "--workers", "2")
+    try:
+        workers = workers_of(process)
+        assert len(workers) == 2
+        # twenty connections opened at once, as a CMS's pool does: both workers take some
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(20)]
+        for client in clients:
+            assert client.get("/healthz").json()["redis"] == "ok"
+        held = {
+            worker.pid: sum(
+                1
+                for c in worker.net_connections("tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            )
+            for worker in workers
+        }
+        assert sum(held.values()) == 20 and all(held.values()), held
+        for client in clients:
+            client.close()
+    finally:
+        assert stop(process) == 0  # SIGTERM: every worker stopped gracefully
+    assert not any(worker.is_running() for worker in workers)
+
+
+def test_a_worker_that_dies_stops_serve_with_an_error(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port, "--workers", "2")
+    workers = workers_of(process)
+    os.kill(workers[0].pid, signal.SIGKILL)
+    assert process.wait(timeout=40) == 128 + signal.SIGKILL  # for its supervisor to restart
+    psutil.wait_procs(workers, timeout=10)
+    assert not any(worker.is_running() for worker in workers)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_a_second_serve_on_the_same_port_is_refused(data_dir: Path) -> None:
+    port = free_port()
+    first = start(data_dir, port, "--workers", "2")
+    try:
+        env = publisher_env(data_dir, PUBLISHER_SECRET_KEY="serve-test-key")
+        for options in (["--workers", "2"], []):
+            second = subprocess.run(
+                [*PUBLISHER, "serve", "--port", str(port), *options],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode != 0
+            if options:  # ours: one line naming the port and the fix
+                assert second.returncode == 2
+                [line] = second.stderr.strip().splitlines()
+                assert f":{port}:" in line and "already" in line and "--port" in line, line
+    finally:
+        assert stop(first) == 0
+
+
+def test_a_port_held_by_another_program_is_one_line(data_dir: Path) -> None:
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        result = subprocess.run(
+            [*PUBLISHER, "serve", "--port", str(port), "--workers", "2"],
+            env=publisher_env(data_dir),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert f"127.0.0.1:{port}" in line and "fix:" in line, line
