@@ -188,11 +188,28 @@ def _read(
     box: mailbox.Mailbox[mailbox.Message],
 ) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
     """(label, [(address, kind, cause)]) for each message, in the mailbox's order."""
-    keys = sorted(box.keys()) if isinstance(box, mailbox.Maildir) else list(box.keys())
+    maildir = isinstance(box, mailbox.Maildir)
+    keys = sorted(box.keys(), key=_delivered) if maildir else list(box.keys())
     for number, key in enumerate(keys, 1):
         message = box[key]
-        label = f"message {number}" + (f" ({key})" if isinstance(box, mailbox.Maildir) else "")
+        label = f"message {number}" + (f" ({key})" if maildir else "")
         yield label, bounces_in(message)
+
+
+_MICROSECONDS = re.compile(r"M(\d+)")
+
+
+def _delivered(key: str) -> tuple[float, int, str]:
+    """When a Maildir message arrived, from its name ("1733212800.M104905P1642Q8.host", as
+    Python, Dovecot and Postfix write it): the microseconds are not zero-padded, so the names
+    alone sort M99999 after M104905 of the same second."""
+    seconds, _, rest = key.partition(".")
+    micro = _MICROSECONDS.search(rest)
+    return (
+        float(seconds) if seconds.isdigit() else float("inf"),
+        int(micro.group(1)) if micro else 0,
+        key,
+    )
 
 
 def bounces_in(message: Message) -> list[tuple[str, str, str]]:

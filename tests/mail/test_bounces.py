@@ -181,3 +181,23 @@ def test_a_bad_path_is_one_line_and_exit_2(tmp_path: Path, data_dir: Path, case:
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert str(path) in done.stderr and "Maildir" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_maildir_is_read_in_the_order_its_messages_arrived(
+    tmp_path: Path, backend: services.Backend
+) -> None:
+    # The microseconds in a Maildir name are not zero-padded: by name alone, a message at
+    # .M104905 of a second would come before one at .M99999 of the same second.
+    folder = make_maildir(tmp_path / "box", [])
+    names = [
+        "1796281473.M99999P1642Q1.vm",  # first
+        "1796281473.M104905P1642Q2.vm",
+        "1796281474.M5P1642Q3.vm",
+        "1796281474.V801I123M456.mx",  # Postfix's form
+    ]
+    for name in reversed(names):
+        (folder / "new" / name).write_bytes((DSN / "exchange-mailbox-full.eml").read_bytes())
+    result = import_bounces(backend, open_mailbox(folder), "admin")
+    assert [m.line().split(" (")[1].split(")")[0] for m in result.messages] == names
+    lines = [m.line() for m in result.messages]
+    assert "hard bounce 1 of 3" in lines[0] and "hard bounce 3 of 3" in lines[2], lines
