@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 from unittest import mock
 
@@ -296,3 +297,68 @@ def test_a_mail_from_without_an_address_fails_the_render() -> None:
 
     with mail_from("Press Office"), pytest.raises(RenderError, match="MAIL_FROM"):
         render(make_release())
+
+
+def stdlib_assemble(**given: str) -> str:
+    """`assemble` as it was, by the stdlib's generator: the reference it is held to."""
+    from publisher.channels import email_mime as m
+
+    mime_policy = policy.SMTP.clone(refold_source="none")
+    msg = EmailMessage(policy=mime_policy)
+    msg.set_raw("From", m.mailbox(given["mail_from"], "From"))
+    msg.set_raw("To", m.PLACEHOLDER_TO)
+    msg.set_raw("Subject", m.header_text(given["subject"], "Subject"))
+    msg.set_raw("Date", m.PLACEHOLDER_DATE)
+    msg.set_raw("Message-ID", m.PLACEHOLDER_MESSAGE_ID)
+    msg.set_raw("MIME-Version", "1.0")
+    msg.set_raw("Content-Language", given["language"])
+    msg.set_raw("List-Id", given["list_id_value"])
+    msg.set_raw("List-Unsubscribe", f"<{m.unsubscribe_placeholder(given['public_url'])}>")
+    msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+    text_qp, html_qp = given["text_qp"], given["html_qp"]
+    digest = hashlib.sha256((text_qp + html_qp).encode()).hexdigest()[:32]
+    msg.set_raw("Content-Type", f'multipart/alternative; boundary="=_publisher_{digest}"')
+    for subtype in ("plain", "html"):
+        part = EmailMessage(policy=mime_policy)
+        part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+        part.set_raw("Content-Transfer-Encoding", "quoted-printable")
+        part.set_payload(f"=_payload_{subtype}")
+        msg.attach(part)
+    head, _, structure = msg.as_bytes().decode("ascii").partition("\r\n\r\n")
+    for subtype, payload in (("plain", text_qp), ("html", html_qp)):
+        structure = structure.replace(f"=_payload_{subtype}", payload.replace("\n", "\r\n"), 1)
+    return f"{head}\r\n\r\n{structure}"
+
+
+QP_TEXT = st.text(alphabet="abc =\n.-<>/:\"'", max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subject=st.text(min_size=1, max_size=300).filter(lambda s: fold_lines(s) != ""),
+    name=st.sampled_from(["", "Press Office", "المكتب الإعلامي", 'Zoë, "the" Office']),
+    language=st.sampled_from(["en", "ar", "zh-Hant-TW"]),
+    text_qp=QP_TEXT,
+    html_qp=QP_TEXT,
+)
+@example(subject=ARABIC, name="المكتب الإعلامي", language="ar", text_qp="a\n", html_qp="")
+def test_the_written_message_is_the_one_the_stdlib_generator_writes(
+    subject: str, name: str, language: str, text_qp: str, html_qp: str
+) -> None:
+    from publisher.channels.email_mime import assemble, list_id
+
+    mail_from = formataddr((name, "press@example.org"))
+    given = {
+        "mail_from": mail_from,
+        "subject": fold_lines(subject),
+        "language": language,
+        "list_id_value": list_id("Press Office releases", "releases", mail_from),
+        "public_url": "https://press.example.org",
+        "text_qp": text_qp,
+        "html_qp": html_qp,
+    }
+    written = assemble(**given)
+    assert written == stdlib_assemble(**given)
+    parsed = BytesParser(policy=policy.default).parsebytes(written.encode("ascii"))
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
