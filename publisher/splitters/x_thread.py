@@ -84,11 +84,18 @@ def _measure(text: str, at_start: bool = False) -> tuple[int, bool]:
     A word is measured after a space, where it stands in a post: twitter-text finds some URLs
     at the very start of a text that it does not find after a space ("مd.et").
     """
+    heavy = len(HEAVY.findall(text))
     if SLACK.search(text):
-        if at_start:
-            return exact_weight(text), True
-        return exact_weight(" " + text) - 1, True
-    return len(text) + len(HEAVY.findall(text)), False
+        if heavy:  # an emoji may be there: twitter-text's whole count
+            if at_start:
+                return exact_weight(text), True
+            return exact_weight(" " + text) - 1, True
+        # Only URLs can change the count of weight-1 characters: find them as parse_tweet does,
+        # without its search for emoji (most of its time), and count each as URL_WEIGHT.
+        found = extract_urls_with_indices(text if at_start else " " + text)
+        covered = sum(end - start for start, end in (url["indices"] for url in found))
+        return len(text) - covered + URL_WEIGHT * len(found), True
+    return len(text) + heavy, False
 
 
 @lru_cache(maxsize=512)
