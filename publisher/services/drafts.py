@@ -208,17 +208,16 @@ def create(backend: Backend, fields: Mapping[str, Any], who: Principal) -> Draft
     base = _new_id(backend, fields)
     store = backend.store
     release_id = base
+    author, drafted_by = principal_key(who), actor(who)
     for n in range(2, 1000):
-        if store.create_draft(release_id, {**fields, "id": release_id}, _listed(fields)):
+        kept = {**fields, "id": release_id}
+        if store.create_draft(release_id, kept, _listed(fields), author, drafted_by):
             break
         if fields.get("id"):
             raise StateConflict(release_id, "taken", "a release with this id exists already")
         release_id = f"{base}-{n}"[:120]
     else:
         raise StateConflict(base, "taken", "too many releases with this title and date")
-    key = principal_key(who)
-    store.set_release_fields(release_id, author=key)
-    store.add_event(release_id, "drafted", actor(who))
     return get(backend, release_id)
 
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from publisher.store.base import StoreBase, decode
-from publisher.store.keys import K_RELEASES, k_idempotency, k_release
+from publisher.store.base import StoreBase, decode, event_fields
+from publisher.store.keys import K_RELEASES, k_events, k_idempotency, k_release
 
 #: KEYS[1] the release hash; ARGV[1] the states it may be in (comma-separated, "" any),
 #: ARGV[2] the hash its content must have ("" any), then field/value pairs to set.
@@ -57,15 +57,26 @@ _DELETE = "\0"
 class Drafts(StoreBase):
     """Drafts, their states and approvals; the API's idempotency keys."""
 
-    def create_draft(self, release_id: str, fields: dict[str, Any], listed: dict[str, str]) -> bool:
-        """Keep a new draft under `release_id`; False (nothing written) if the id is taken."""
+    def create_draft(
+        self,
+        release_id: str,
+        fields: dict[str, Any],
+        listed: dict[str, str],
+        author: str = "",
+        drafted_by: str = "",
+    ) -> bool:
+        """Keep a new draft under `release_id` (with its author, and the "drafted" event by
+        `drafted_by`, in the same step); False (nothing written) if the id is taken."""
         key = k_release(release_id)
         if not self.redis.hsetnx(key, "draft", json.dumps(fields, ensure_ascii=False)):
             return False
         now = time.time()
+        found = {**listed, "status": "draft", "updated": f"{now:.3f}"}
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={**listed, "status": "draft", "updated": f"{now:.3f}"})
+        pipe.hset(key, mapping={**found, "author": author} if author else found)
         pipe.zadd(K_RELEASES, {release_id: now}, nx=True)
+        if drafted_by:
+            pipe.xadd(k_events(release_id), event_fields("drafted", drafted_by, {}))
         pipe.execute()
         return True
 

@@ -34,10 +34,6 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_client(request: Request) -> str:
-    return client_of(request)
-
-
 def page_language(request: Request, *chosen: str | None) -> str:
     """The page language: the switch (?lang=), then what the person chose (a journalist's
     language, a signed-in user's choice), then the browser's Accept-Language, then English."""
@@ -126,9 +122,29 @@ def require_role(action: str) -> Any:
     return Depends(check)
 
 
-BackendDep = Annotated[Backend, Depends(get_backend)]
-PagesDep = Annotated[Pages, Depends(get_pages)]
-LimitsDep = Annotated[Limits, Depends(get_limits)]
-ClientDep = Annotated[str, Depends(get_client)]
+# FastAPI runs a plain function dependency in its thread pool: a hop of a thread for each
+# request and dependency. These read the request only, so they run on the event loop.
+
+
+async def _backend(request: Request) -> Backend:
+    return get_backend(request)
+
+
+async def _pages(request: Request) -> Pages:
+    return get_pages(request)
+
+
+async def _limits(request: Request) -> Limits:
+    return get_limits(request)
+
+
+async def _client(request: Request) -> str:
+    return client_of(request)
+
+
+BackendDep = Annotated[Backend, Depends(_backend)]
+PagesDep = Annotated[Pages, Depends(_pages)]
+LimitsDep = Annotated[Limits, Depends(_limits)]
+ClientDep = Annotated[str, Depends(_client)]
 CurrentUser = Annotated[User, Depends(current_user)]
 ApiPrincipal = Annotated[ApiToken, Depends(api_principal)]
