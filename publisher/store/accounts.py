@@ -52,6 +52,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# KEYS[1] a hash; ARGV field, value pairs. The hash as it was, then the pairs written if it
+# exists (a token's last use): one round trip, and a revoked token is not brought back.
+GET_AND_SET_IF_EXISTS = """
+local found = redis.call('HGETALL', KEYS[1])
+if #found > 0 and #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
+return found
+"""
+
 # KEYS the logs of every name the attempt counts under; ARGV window (ms), limit, a unique member.
 # Counts the attempt in every log if each has fewer than `limit` entries in the last window and
 # replies 0; otherwise counts nothing and replies the ms until the fullest log has room again.
@@ -88,6 +96,7 @@ class Accounts(StoreBase):
         super().__init__(client)
         self._create_user = client.register_script(CREATE_USER)
         self._set_if_exists = client.register_script(SET_IF_EXISTS)
+        self._get_and_set_if_exists = client.register_script(GET_AND_SET_IF_EXISTS)
         self._attempt = client.register_script(ATTEMPT)
 
     # --- users ------------------------------------------------------------------------------
@@ -188,13 +197,9 @@ class Accounts(StoreBase):
     def token(self, digest: str, used_at: float | None = None) -> dict[str, str] | None:
         """The token with this digest (name, role, created, last_used), or None; with
         used_at, its last_used becomes that (a revoked token stays gone)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(k_token(digest))
-        if used_at is not None:
-            self._set_if_exists(
-                keys=[k_token(digest)], args=["last_used", f"{used_at:.3f}"], client=pipe
-            )
-        found = pipe.execute()[0]
+        written = [] if used_at is None else ["last_used", f"{used_at:.3f}"]
+        flat = self._get_and_set_if_exists(keys=[k_token(digest)], args=written)
+        found = dict(zip(flat[::2], flat[1::2], strict=True))
         return _text(found) if found else None
 
     def tokens(self) -> dict[str, dict[str, str]]:
