@@ -22,22 +22,24 @@ from publisher.logs import setup_logging
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="processes serving the port (the kernel spreads connections among them)",
+    default=None,
+    help="processes serving the port, the kernel spreading connections among them "
+    "(default: the CPUs on Linux, else 1)",
 )
 @click.option("--loglevel", default="INFO")
-def serve(host: str, port: int, workers: int, loglevel: str) -> None:
+def serve(host: str, port: int, workers: int | None, loglevel: str) -> None:
     """Run the web app: the site, the journalists' pages, the newsroom and the REST API."""
     from publisher.web import create_app
-    from publisher.web.serving import run_many, run_one
+    from publisher.web.serving import default_workers, run_many, run_one
 
-    app = create_app(backend())  # Redis must answer first: exit 3 with one line
+    found = backend()  # Redis must answer first: exit 3 with one line
+    app = create_app(found)
     setup_logging(loglevel)
+    workers = workers or default_workers()
     if workers == 1:
         run_one(app, host, port, loglevel)
-    else:
-        sys.exit(run_many(workers, host, port, loglevel))
+    else:  # each worker opens its own backend, queueing as this one does
+        sys.exit(run_many(workers, host, port, loglevel, found.make_queue))
 
 
 COMMANDS = [serve]

@@ -7,24 +7,32 @@ wakes first: measured here, all twenty went to one of them and the other sat idl
 
 The first worker to exit stops the others and `serve` exits with its code: the supervisor
 (systemd, Docker's restart policy) starts it again, rather than this process hiding a crash
-loop. SIGTERM or SIGINT stops every worker gracefully (uvicorn finishes the requests in flight).
+loop. SIGTERM or SIGINT stops every worker gracefully (uvicorn finishes the requests in flight);
+on Linux a worker also gets SIGTERM when `serve` itself is killed, so none is left on the port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from publisher.errors import PublisherError
 
+if TYPE_CHECKING:
+    from publisher.services import Queue
+
 BACKLOG = 2048
+PR_SET_PDEATHSIG = 1  # prctl(2)
 STOP_TIMEOUT_S = 30.0
 #: the same for one process and for N
 UVICORN_OPTIONS: dict[str, Any] = {
@@ -45,13 +53,26 @@ class AddressUnavailable(PublisherError):
         )
 
 
+def default_workers() -> int:
+    """One process per CPU this one may use, on Linux; elsewhere SO_REUSEPORT does not spread
+    connections among the sockets, so one."""
+    if sys.platform != "linux":
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def run_one(app: FastAPI, host: str, port: int, loglevel: str) -> None:
     """The app in this process."""
     uvicorn.run(app, host=host, port=port, log_level=loglevel.lower(), **UVICORN_OPTIONS)
 
 
-def run_many(workers: int, host: str, port: int, loglevel: str) -> int:
-    """`workers` processes, each with its own app and socket on host:port; their exit code."""
+def run_many(
+    workers: int, host: str, port: int, loglevel: str, make_queue: Callable[[], Queue] | None
+) -> int:
+    """`workers` processes, each with its own app and socket on host:port; their exit code.
+
+    `make_queue` is what each one's backend queues publishing with (the command line's Celery
+    queue), as `services.connect` takes it."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise AddressUnavailable(host, port, "--workers needs SO_REUSEPORT (Linux, BSD, macOS)")
     # SO_REUSEPORT lets a second `serve` of the same user bind the port too, and take half
@@ -66,7 +87,12 @@ def run_many(workers: int, host: str, port: int, loglevel: str) -> int:
         process = multiprocessing.get_context("spawn").Process  # type: ignore[assignment]
     children = [
         # daemon: should this process fail, multiprocessing still stops its workers at exit
-        process(target=_worker, args=(host, port, loglevel), name=f"serve-{n}", daemon=True)
+        process(
+            target=_worker,
+            args=(host, port, loglevel, make_queue, os.getpid()),
+            name=f"serve-{n}",
+            daemon=True,
+        )
         for n in range(1, workers + 1)
     ]
     stopping = False
@@ -116,6 +142,17 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def _end_with(parent: int) -> None:
+    """On Linux, be sent SIGTERM when `serve` itself dies, even by SIGKILL: a worker left
+    behind would go on holding the port."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before prctl: nobody would send the signal
+        sys.exit(1)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -129,16 +166,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, loglevel: str) -> None:
+def _worker(
+    host: str, port: int, loglevel: str, make_queue: Callable[[], Queue] | None, parent: int
+) -> None:
     """One worker process: its own store connection, app and socket."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)  # not the parent's handler: uvicorn sets its own
+    _end_with(parent)
     from publisher import services
     from publisher.logs import setup_logging
     from publisher.web.app import create_app
 
     setup_logging(loglevel)
-    app = create_app(services.connect())
+    app = create_app(services.connect(make_queue))
     sock = _bind(host, port)
     sock.listen(BACKLOG)
     config = uvicorn.Config(

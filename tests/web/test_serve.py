@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from publisher import links, services
+from publisher.services import accounts
 from publisher.settings import get_settings
 from tests.conftest import PUBLISHER, ROOT, publisher_env
 from tests.web.conftest import free_port
@@ -151,3 +152,69 @@ def test_a_port_held_by_another_program_is_one_line(data_dir: Path) -> None:
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert f"127.0.0.1:{port}" in line and "fix:" in line, line
+
+
+def test_serve_killed_takes_its_workers_along(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port, "--workers", "2")
+    workers = workers_of(process)
+    process.kill()  # SIGKILL: serve cannot stop them itself
+    process.wait(timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_serve_runs_a_process_per_cpu_by_default(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        assert len(workers_of(process)) == (cpus if cpus > 1 else 0)  # one CPU: serve itself
+    finally:
+        assert stop(process) == 0
+
+
+def test_every_worker_publishes_through_the_queue(data_dir: Path) -> None:
+    """Each worker's backend queues as `serve`'s does (Celery's): publish through both."""
+    port = free_port()
+    process = start(data_dir, port, "--workers", "2")
+    settings = get_settings().model_copy(update={"publisher_secret_key": "serve-test-key"})
+    backend = services.connect(None, settings)
+    officer = {"Authorization": f"Bearer {accounts.create_token(backend, 'cms', 'officer')}"}
+    editor = {"Authorization": f"Bearer {accounts.create_token(backend, 'desk', 'editor')}"}
+    try:
+        workers = workers_of(process)
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(20)]
+        for client in clients:
+            client.get("/healthz")
+        # one kept-alive connection of each worker, found by the client's own port
+        served_by = {
+            c.raddr.port: worker.pid
+            for worker in workers
+            for c in worker.net_connections("tcp")
+            if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+        }
+        chosen = {}
+        for client in clients:
+            stream = client._transport._pool.connections[0]._connection._network_stream  # type: ignore[attr-defined]
+            local_port = stream.get_extra_info("socket").getsockname()[1]
+            chosen.setdefault(served_by[local_port], client)
+        assert len(chosen) == 2
+        for n, client in enumerate(chosen.values()):
+            body = {"title": f"Water returns to Idlib {n}", "date": "2026-12-03T09:00"}
+            body |= {"body": "Engineers repaired the pumping station.", "channels": ["website"]}
+            created = client.post("/api/v1/releases", json=body, headers=officer)
+            assert created.status_code == 201, created.text
+            path = f"/api/v1/releases/{created.json()['id']}"
+            submitted = client.post(f"{path}/submit", headers=officer)
+            assert submitted.status_code == 200, submitted.text
+            assert client.post(f"{path}/approve", headers=editor).status_code == 200
+            published = client.post(f"{path}/publish", headers=editor)
+            assert published.status_code == 202, published.text
+            assert published.json()["action"] == "queued"
+        for client in clients:
+            client.close()
+    finally:
+        assert stop(process) == 0
