@@ -346,7 +346,7 @@ def run(quick: bool) -> Section:
             _met(api, TARGETS_MS["api"]),
         ],
         [
-            "`POST /api/v1/releases`, `serve` (one process)",
+            "`POST /api/v1/releases`, `serve --workers 1`",
             f"{len(r['api_one_process'])} requests, {CONCURRENT} clients",
             f"p50 {_ms(one_process)}, p99 {_ms(_p(r['api_one_process'], 0.99))}",
             f"one client: p50 {_ms(alone)}, {1 / alone:,.0f}/s; {CONCURRENT} clients wait "
@@ -375,7 +375,7 @@ def run(quick: bool) -> Section:
         ]
     )
     method = (
-        "A real `publisher serve` (uvicorn) over an embedded Redis: one process, and for the "
+        "A real `publisher serve` (uvicorn) over an embedded Redis: `--workers 1`, and for the "
         "API also `--workers N` (N processes, each its own SO_REUSEPORT socket). An officer "
         "signed in through the form posts the compose form's fields to the live preview as the "
         "page does (`HX-Request`, one request at a time); an editor's API token creates drafts "
