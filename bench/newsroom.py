@@ -22,26 +22,24 @@ concurrent; list page p50 < 200 ms at 10,000 releases; keystroke to preview < 30
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import httpx
 
-from bench.common import REPO_ROOT, Section, cpu_count, fmt_int, fmt_ratio, load_average
+from bench.common import Section, cpu_count, fmt_int, fmt_ratio, load_average
 from bench.peers import BenchRedis, publisher_env, this_process_as
 from bench.render import LONG_WORDS, SEED, SEED_EXAMPLE, _body
-from bench.unsubscribe import _free_port, _wait_healthy
+from bench.unsubscribe import _free_port, serving
 
-SERVE = [sys.executable, "-m", "publisher", "serve", "--loglevel", "WARNING"]
 PASSWORD = "a bench passphrase of words"
 CONCURRENT = 20
 LIST_SIZE = 10_000
@@ -141,24 +139,6 @@ async def _concurrent(
     return samples
 
 
-@contextmanager
-def _serving(env: dict[str, str], port: int, workers: int) -> Iterator[None]:
-    """`publisher serve --workers N` on `port` until the block ends."""
-    process = subprocess.Popen(
-        [*SERVE, "--port", str(port), "--workers", str(workers)],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(port, process)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=40)
-
-
 def _keystroke(base: str, release_id: str, repeats: int) -> list[float]:
     """Seconds from typing a word into the body to the Telegram bubble showing it."""
     from playwright.sync_api import sync_playwright
@@ -221,7 +201,7 @@ def measure(quick: bool) -> dict[str, Any]:
                     drafts.preview(fields, settings)
                     rendering[i] = time.perf_counter() - started
                 results[f"{key}_inprocess"] = rendering
-        with _serving(env, port, 1):
+        with serving(env, port, 1):
             client = sign_in(base, "olivia")
             csrf = _csrf(client, "/newsroom/releases/new")
             headers = {"HX-Request": "true"}
@@ -236,17 +216,14 @@ def measure(quick: bool) -> dict[str, Any]:
                 results[key] = _serial(one, n)
             bearer = {"Authorization": f"Bearer {token}"}
 
-            def numbered(n: int) -> dict[str, Any]:
-                # the number first: an id is the date and the title's slug, cut to SLUG_MAX
-                return {**seed_fields, "title": f"({n}) {seed_fields['title']}"}
-
             total = 100 if quick else 1000
             # each its own title, as a CMS sends: one title posted 1,000 times would measure
             # the search for a free id ("-2", "-3", ...) instead
-            titles = iter(range(10 * total))
+            titles = itertools.count()
 
-            def create(one: int) -> dict[str, Any]:
-                return numbered(next(titles))
+            def create(_: int) -> dict[str, Any]:
+                # the number first: an id is the date and the title's slug, cut to SLUG_MAX
+                return {**seed_fields, "title": f"({next(titles)}) {seed_fields['title']}"}
 
             # one client: the time of one request, which 20 at once queue behind each other for
             api_client = httpx.Client(base_url=base, headers=bearer, timeout=60)
@@ -260,7 +237,7 @@ def measure(quick: bool) -> dict[str, Any]:
             workers = max(2, cpu_count())
             results["workers"] = workers
             many = _free_port()
-            with _serving(env, many, workers):
+            with serving(env, many, workers):
                 url = f"http://127.0.0.1:{many}"
                 asyncio.run(_concurrent(url, "GET", "/healthz", {}, None, 50))
                 results["healthz"] = asyncio.run(
@@ -286,6 +263,7 @@ def measure(quick: bool) -> dict[str, Any]:
                     in_process.append(time.perf_counter() - started)
                 results["list_inprocess"] = in_process
             results["list"] = _serial(lambda: client.get("/newsroom/releases"), 10 if quick else 30)
+            # the bench's drafts, one per title taken, and the seed draft
             results["list_size"] = list_size + next(titles) + 1
             results["keystroke"] = _keystroke(base, draft.id, 5 if quick else 20)
     return results

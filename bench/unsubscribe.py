@@ -20,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -67,6 +69,25 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout_s: float 
             pass
         time.sleep(0.1)
     raise RuntimeError("publisher serve did not answer /healthz")
+
+
+@contextmanager
+def serving(env: dict[str, str], port: int, workers: int | None = None) -> Iterator[None]:
+    """`publisher serve` on `port` (`--workers N` when given) until the block ends."""
+    options = [] if workers is None else ["--workers", str(workers)]
+    process = subprocess.Popen(
+        [*SERVE, "--port", str(port), *options],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(port, process)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=40)
 
 
 async def _worker(port: int, paths: asyncio.Queue[str], counts: list[int]) -> None:
@@ -126,21 +147,10 @@ def measure(size: int) -> tuple[Pass, Pass, Pass, int]:
                 a: urlsplit(links.unsubscribe_url("email", a, settings)).path
                 for a in warm + addresses
             }
-        process = subprocess.Popen(
-            [*SERVE, "--port", str(port)],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_healthy(port, process)
+        with serving(env, port):
             warm_up = asyncio.run(_pass(port, [paths[a] for a in warm]))
             first = asyncio.run(_pass(port, [paths[a] for a in addresses]))
             second = asyncio.run(_pass(port, [paths[a] for a in addresses]))
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
         gone = sum(
             1
             for _, _, why in Store(redis.client()).iter_suppressed("email")

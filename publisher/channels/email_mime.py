@@ -145,9 +145,11 @@ def assemble(
     head = "".join(f"{name}: {CRLF.join(value.splitlines())}{CRLF}" for name, value in headers)
     parts = "".join(
         f'--{boundary}{CRLF}Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
-        f"{payload.replace(chr(10), CRLF)}{CRLF}"
-        for subtype, payload in (("plain", text_qp), ("html", html_qp))
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{payload}{CRLF}"
+        for subtype, payload in (
+            ("plain", text_qp.replace("\n", CRLF)),
+            ("html", html_qp.replace("\n", CRLF)),
+        )
     )
     return f"{head}{CRLF}{parts}--{boundary}--{CRLF}"
 

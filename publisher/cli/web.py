@@ -33,6 +33,8 @@ def serve(host: str, port: int, workers: int | None, loglevel: str) -> None:
     from publisher.web.serving import default_workers, run_many, run_one
 
     found = backend()  # Redis must answer first: exit 3 with one line
+    # made here with N workers too: a broken setting fails once, and the secret key file
+    # exists before the workers read it
     app = create_app(found)
     setup_logging(loglevel)
     workers = workers or default_workers()

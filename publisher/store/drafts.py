@@ -71,9 +71,11 @@ class Drafts(StoreBase):
         if not self.redis.hsetnx(key, "draft", json.dumps(fields, ensure_ascii=False)):
             return False
         now = time.time()
-        found = {**listed, "status": "draft", "updated": f"{now:.3f}"}
+        written = {**listed, "status": "draft", "updated": f"{now:.3f}"}
+        if author:
+            written["author"] = author
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={**found, "author": author} if author else found)
+        pipe.hset(key, mapping=written)
         pipe.zadd(K_RELEASES, {release_id: now}, nx=True)
         if drafted_by:
             pipe.xadd(k_events(release_id), event_fields("drafted", drafted_by, {}))
